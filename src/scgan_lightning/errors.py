@@ -1,0 +1,9 @@
+"""Errors a user can act on. Entry points print their message as one line, no traceback."""
+
+
+class UserError(Exception):
+    """A problem with the user's input (a file, a folder, a config value)."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint file that cannot be read or does not fit the network."""

@@ -1,0 +1,8 @@
+"""The SCGAN networks. They know nothing of Lightning, files or configs."""
+
+from .degrader import NOISE_DIM, Degrader
+from .discriminator import Discriminator
+from .restorer import Restorer
+from .spectral_norm import SpectralNorm
+
+__all__ = ["NOISE_DIM", "Degrader", "Discriminator", "Restorer", "SpectralNorm"]
