@@ -1,0 +1,1 @@
+"""Data: image IO, unpaired/paired face datasets and the Lightning DataModule."""

@@ -1,0 +1,112 @@
+"""Image files <-> tensors. The one place in the project that reads or writes pixels.
+
+Everything is converted to 8-bit RGB on read (grey, palette, RGBA/LA, CMYK, 16-bit, EXIF
+orientation), and tensors are NCHW/CHW float in [-1, 1] (``x / 127.5 - 1``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFile, ImageOps
+
+from ..errors import UserError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+# Refuse decompression bombs instead of decoding them: no face image needs more pixels.
+MAX_IMAGE_PIXELS = 64_000_000
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageReadError(UserError):
+    """An image file that cannot be decoded; the message names the file and the cause."""
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit greyscale: scale to 8 bits rather than clipping.
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def read_rgb(path: str | os.PathLike) -> Image.Image:
+    """Decode ``path`` fully as an RGB image (first frame of an animation)."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.seek(0)
+                image.load()
+                return _to_rgb(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageReadError(f"{path}: refused, image too large (decompression bomb?)") from None
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ImageReadError(f"{path}: cannot read image ({reason})") from None
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> float tensor (3,H,W) in [-1, 1]."""
+    array = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(tensor: torch.Tensor) -> np.ndarray:
+    """Tensor (3,H,W) in [-1, 1] -> uint8 array (H,W,3): ``(y + 1) * 127.5``, clamped, rounded."""
+    pixels = (tensor.detach().float().cpu() + 1.0) * 127.5
+    return pixels.clamp_(0, 255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def resize(image: Image.Image, size: int | tuple[int, int]) -> Image.Image:
+    """Antialiased (bicubic) resize to ``size`` (square when an int)."""
+    target = (size, size) if isinstance(size, int) else size
+    if image.size == tuple(target):
+        return image
+    return image.resize(target, Image.Resampling.BICUBIC, reducing_gap=None)
+
+
+def center_square(image: Image.Image) -> Image.Image:
+    """The largest centred square crop."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return image.crop((left, top, left + side, top + side))
+
+
+def save_png(array_or_image: np.ndarray | Image.Image, path: str | os.PathLike) -> None:
+    """Write a PNG atomically (temporary file, then rename), creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = (
+        array_or_image
+        if isinstance(array_or_image, Image.Image)
+        else Image.fromarray(np.asarray(array_or_image, dtype=np.uint8))
+    )
+    partial = path.with_name(f".{path.name}.partial")
+    image.save(partial, format="PNG")
+    os.replace(partial, path)
+
+
+def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Sorted image files under ``folder`` (by extension, case-insensitive)."""
+    folder = Path(folder)
+    pattern = "**/*" if recursive else "*"
+    return sorted(
+        p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+    )
