@@ -1,0 +1,79 @@
+"""Training callbacks: validation grids, the final ``restorer.pt``, parameter counts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.utilities import rank_zero_only
+from torchvision.utils import make_grid
+
+from .checkpoints import save_restorer
+from .data.image_io import save_png, to_uint8
+
+log = logging.getLogger(__name__)
+
+
+def comparison_grid(lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """One row per face: LR upsampled (nearest, to show the real pixels) | SR | HR."""
+    lr_up = F.interpolate(lr.float(), size=hr.shape[-2:], mode="nearest")
+    rows = torch.stack([lr_up, sr.float(), hr.float()], dim=1).flatten(0, 1)
+    return make_grid(rows.cpu(), nrow=3, padding=2, pad_value=1.0)
+
+
+class ValidationGrid(pl.Callback):
+    """Saves ``grids/val_<epoch>.png`` of fixed validation faces and sends it to the logger."""
+
+    def __init__(self, num_faces: int = 8, dirname: str = "grids") -> None:
+        self.num_faces = num_faces
+        self.dirname = dirname
+        self.last_path: Path | None = None
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
+                                dataloader_idx: int = 0) -> None:
+        if batch_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        n = self.num_faces
+        grid = comparison_grid(outputs["lr"][:n], outputs["sr"][:n], outputs["hr"][:n])
+        path = Path(trainer.default_root_dir) / self.dirname / f"val_{trainer.current_epoch:04d}.png"
+        save_png(to_uint8(grid), path)
+        self.last_path = path
+        for logger in trainer.loggers:
+            _send_image(logger, "val/grid", path, grid, pl_module.iteration)
+
+
+def _send_image(logger, key: str, path: Path, grid: torch.Tensor, step: int) -> None:
+    """Each logger kind has its own image call; CSV has none (the PNG file is the record)."""
+    if hasattr(logger, "log_image"):  # W&B
+        logger.log_image(key=key, images=[str(path)], step=None)
+    elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
+        logger.experiment.add_image(key, (grid + 1) / 2, global_step=step)
+
+
+class ExportRestorer(pl.Callback):
+    """Writes ``restorer.pt`` ({"state_dict", "config", "ema"}) when training ends."""
+
+    def __init__(self, filename: str = "restorer.pt") -> None:
+        self.filename = filename
+
+    @rank_zero_only
+    def on_train_end(self, trainer, pl_module) -> None:
+        hp = pl_module.hparams
+        config = {"width": hp.width, "hr_size": hp.hr_size, "scale": hp.scale,
+                  "iteration": pl_module.iteration}
+        path = Path(trainer.default_root_dir) / self.filename
+        ema = pl_module.ema_rls is not None
+        save_restorer(path, pl_module.inference_restorer, config, ema=ema)
+        log.info("restorer written to %s (ema=%s)", path, ema)
+
+
+class LogParameterCounts(pl.Callback):
+    """Logs the parameter count of every network once, as hyper-parameters."""
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        counts = {f"params/{k}": v for k, v in pl_module.parameter_counts().items()}
+        for logger in trainer.loggers:
+            logger.log_hyperparams(counts)

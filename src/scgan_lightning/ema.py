@@ -1,0 +1,26 @@
+"""Exponential moving average of a network's parameters and buffers."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+def make_ema_copy(network: nn.Module) -> nn.Module:
+    """A frozen copy of ``network`` to hold the average."""
+    ema = copy.deepcopy(network)
+    for parameter in ema.parameters():
+        parameter.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, network: nn.Module, decay: float) -> None:
+    """``ema = decay * ema + (1 - decay) * network``; buffers (BatchNorm statistics) are copied."""
+    ema_params = [p for p in ema.parameters()]
+    net_params = [p.detach() for p in network.parameters()]
+    torch._foreach_lerp_(ema_params, net_params, 1.0 - decay)
+    for ema_buffer, buffer in zip(ema.buffers(), network.buffers(), strict=True):
+        ema_buffer.copy_(buffer)

@@ -1,0 +1,273 @@
+"""SCGANModule: the semi-cycled GAN training step as a LightningModule (manual optimisation).
+
+One training step reproduces the released code: the forward cycle (HR -> G_DHL -> G_RLS), the
+backward cycle (real LR -> G_RLS -> G_DSL), four hinge discriminator losses stepped first, then
+the three generator losses against the just-updated discriminators. Adam is element-wise and
+the networks' parameters are disjoint, so one Adam over the generators (a param group each)
+and one over the discriminators, with one summed backward each, give the released per-network
+updates exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .ema import make_ema_copy, update_ema
+from .losses import LossWeights, generator_term, hinge_discriminator
+from .metrics import psnr_tensor, ssim_tensor
+from .nets import NOISE_DIM, Degrader, Discriminator, Restorer
+
+log = logging.getLogger(__name__)
+
+GENERATORS = ("g_dhl", "g_rls", "g_dsl")
+DISCRIMINATORS = ("d_l1", "d_l2", "d_h1", "d_h2")
+
+
+def _group_by_device_and_dtype(tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+    groups: dict[tuple, list[torch.Tensor]] = {}
+    for tensor in tensors:
+        groups.setdefault((tensor.device, tensor.dtype), []).append(tensor)
+    return list(groups.values())
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised after too many consecutive steps with NaN/inf losses or gradients."""
+
+
+class SCGANModule(pl.LightningModule):
+    """The seven SCGAN networks, their losses, optimisers, EMA and validation."""
+
+    def __init__(
+        self,
+        width: float = 1.0,
+        hr_size: int = 64,
+        scale: int = 4,
+        noise_dim: int = NOISE_DIM,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.999),
+        loss: dict[str, float] | None = None,
+        scheduler: dict[str, float] | None = None,
+        backward_cycle_trains_restorer: bool = False,
+        released_sn_backward: bool = True,
+        ema_decay: float | None = None,
+        channels_last: bool = False,
+        adam_impl: str = "default",
+        max_nonfinite_steps: int = 10,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.weights = LossWeights(**(loss or {}))
+        lr_size = hr_size // scale
+        self.g_dhl = Degrader(width, noise_dim, hr_size)
+        self.g_rls = Restorer(width)
+        self.g_dsl = Degrader(width, noise_dim, hr_size)
+        self.d_l1 = Discriminator(lr_size, width, released_sn_backward)
+        self.d_l2 = Discriminator(lr_size, width, released_sn_backward)
+        self.d_h1 = Discriminator(hr_size, width, released_sn_backward)
+        self.d_h2 = Discriminator(hr_size, width, released_sn_backward)
+        self.ema_rls = make_ema_copy(self.g_rls) if ema_decay else None
+        self.iteration = 0
+        self.nonfinite_in_a_row = 0
+        self.nonfinite_total = 0
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    # ----------------------------------------------------------------- optimisers
+    def configure_optimizers(self):
+        """One Adam over the generators, one over the discriminators; cosine per epoch."""
+        hp = self.hparams
+        adam_kwargs: dict[str, Any] = {"lr": hp.lr, "betas": tuple(hp.betas)}
+        if hp.adam_impl == "foreach":
+            adam_kwargs["foreach"] = True
+        elif hp.adam_impl == "fused":
+            adam_kwargs["fused"] = True
+        elif hp.adam_impl != "default":
+            raise ValueError(f"model.adam_impl must be default|foreach|fused, got {hp.adam_impl}")
+        opt_g = torch.optim.Adam(
+            [{"params": getattr(self, n).parameters(), "name": n} for n in GENERATORS],
+            **adam_kwargs,
+        )
+        opt_d = torch.optim.Adam(
+            [{"params": getattr(self, n).parameters(), "name": n} for n in DISCRIMINATORS],
+            **adam_kwargs,
+        )
+        sched = hp.scheduler or {}
+        t_max, eta_min = sched.get("t_max", 10), sched.get("eta_min", 1e-5)
+        schedulers = [
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min)
+            for opt in (opt_g, opt_d)
+        ]
+        return [opt_g, opt_d], schedulers
+
+    # --------------------------------------------------------------- training step
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        if self.hparams.channels_last:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def generator_outputs(self, hr: torch.Tensor, lr: torch.Tensor, z: torch.Tensor) -> dict:
+        """Both semi-cycles; detaches as released (or the paper's reading, see config)."""
+        lr_gen = self.g_dhl(hr, z)
+        hr_gen = self.g_rls(lr_gen.detach())
+        hr_gen_r = self.g_rls(lr)
+        into_dsl = hr_gen_r if self.hparams.backward_cycle_trains_restorer else hr_gen_r.detach()
+        lr_real_2 = self.g_dsl(into_dsl, z)
+        ups = F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=True)
+        return {"lr_gen": lr_gen, "hr_gen": hr_gen, "hr_gen_r": hr_gen_r,
+                "lr_real_2": lr_real_2, "ups": ups}
+
+    def discriminator_losses(self, hr, lr, out: dict) -> dict[str, torch.Tensor]:
+        """Hinge losses in the released call order (real, then fake, per discriminator)."""
+        return {
+            "D_L1": hinge_discriminator(self.d_l1(lr), self.d_l1(out["lr_gen"].detach())),
+            "D_H1": hinge_discriminator(self.d_h1(hr), self.d_h1(out["hr_gen"].detach())),
+            "D_L2": hinge_discriminator(self.d_l2(lr), self.d_l2(out["lr_real_2"].detach())),
+            "D_H2": hinge_discriminator(self.d_h2(hr), self.d_h2(out["hr_gen_r"].detach())),
+        }
+
+    def generator_losses(self, hr, lr, out: dict) -> dict[str, torch.Tensor]:
+        """The three generator objectives against the current discriminators."""
+        w = self.weights
+        hr_down = F.avg_pool2d(hr, self.hparams.scale)
+        g_dhl = generator_term(out["lr_gen"], hr_down, self.d_l1(out["lr_gen"]), w)
+        forward = generator_term(out["hr_gen"], hr, self.d_h1(out["hr_gen"]), w)
+        real = generator_term(out["ups"], out["hr_gen_r"], self.d_h2(out["hr_gen_r"]), w)
+        g_dsl = generator_term(out["lr_real_2"], lr, self.d_l2(out["lr_real_2"]), w)
+        return {"G_DHL": g_dhl, "G_RLS": w.theta * forward + w.gamma * real,
+                "G_RLS_forward": forward, "G_RLS_real": real, "G_DSL": g_dsl}
+
+    def _set_requires_grad(self, names: tuple[str, ...], flag: bool) -> None:
+        for name in names:
+            getattr(self, name).requires_grad_(flag)
+
+    def _finite_step(self, optimizer, loss: torch.Tensor, params_of: tuple[str, ...]) -> bool:
+        """Backward and step unless the loss or a gradient is NaN/inf (then skip and count).
+
+        Under 16-mixed the gradient scaler already skips steps with inf gradients and must see
+        every step to adapt its scale, so only the loss is checked there.
+        """
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        finite = bool(torch.isfinite(loss))
+        if finite and not self._grad_scaler_active():
+            grads = [p.grad for n in params_of for p in getattr(self, n).parameters()
+                     if p.grad is not None]
+            found_inf = torch.zeros(1, device=loss.device)
+            for device_grads in _group_by_device_and_dtype(grads):
+                torch._amp_foreach_non_finite_check_and_unscale_(
+                    device_grads, found_inf, torch.ones(1, device=device_grads[0].device)
+                )
+            finite = not bool(found_inf.item())
+        if finite or self._grad_scaler_active():
+            optimizer.step()
+        if not finite:
+            optimizer.zero_grad(set_to_none=True)
+        return finite
+
+    def _grad_scaler_active(self) -> bool:
+        trainer = self._trainer
+        return trainer is not None and str(trainer.precision).startswith("16")
+
+    def training_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
+        z = batch.get("z")
+        if z is None:
+            z = torch.randn(hr.shape[0], 1, self.hparams.noise_dim, device=hr.device)
+        opt_g, opt_d = self.optimizers()
+
+        out = self.generator_outputs(hr, lr, z)
+
+        d_losses = self.discriminator_losses(hr, lr, out)
+        d_ok = self._finite_step(opt_d, sum(d_losses.values()), DISCRIMINATORS)
+
+        # Generator gradients that would land in the discriminators are discarded by the
+        # released code; not computing them at all is the same and cheaper.
+        self._set_requires_grad(DISCRIMINATORS, False)
+        g_losses = self.generator_losses(hr, lr, out)
+        g_total = g_losses["G_DHL"] + g_losses["G_RLS"] + g_losses["G_DSL"]
+        g_ok = self._finite_step(opt_g, g_total, GENERATORS)
+        self._set_requires_grad(DISCRIMINATORS, True)
+
+        self._track_nonfinite(d_ok and g_ok)
+        if g_ok and self.ema_rls is not None:
+            update_ema(self.ema_rls, self.g_rls, self.hparams.ema_decay)
+        self.iteration += 1
+
+        losses = {k: v.detach() for k, v in {**d_losses, **g_losses}.items()}
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False,
+                      batch_size=hr.shape[0])
+        self.log_dict({"iteration": float(self.iteration),
+                       "train/nonfinite_steps": float(self.nonfinite_total),
+                       "lr/generators": opt_g.param_groups[0]["lr"],
+                       "lr/discriminators": opt_d.param_groups[0]["lr"]},
+                      batch_size=hr.shape[0])
+        self.log("train/G_RLS_loss", losses["G_RLS"], prog_bar=True, logger=False,
+                 batch_size=hr.shape[0])
+        return losses
+
+    def _track_nonfinite(self, ok: bool) -> None:
+        if ok:
+            self.nonfinite_in_a_row = 0
+            return
+        self.nonfinite_in_a_row += 1
+        self.nonfinite_total += 1
+        log.warning("iteration %d: non-finite loss or gradient, step skipped (%d in a row)",
+                    self.iteration, self.nonfinite_in_a_row)
+        if self.nonfinite_in_a_row >= self.hparams.max_nonfinite_steps:
+            raise NonFiniteLossError(
+                f"{self.nonfinite_in_a_row} training steps in a row had NaN/inf losses or "
+                "gradients; stopping (the last checkpoint holds the last good weights)"
+            )
+
+    def on_train_epoch_end(self) -> None:
+        for scheduler in self.lr_schedulers():
+            scheduler.step()
+
+    # ------------------------------------------------------------------ validation
+    @property
+    def inference_restorer(self) -> Restorer:
+        """The EMA restorer when EMA is on, else the trained one."""
+        return self.ema_rls if self.ema_rls is not None else self.g_rls
+
+    def validation_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        hr, lr = batch["hr"], batch["lr"]
+        sr = self.inference_restorer(self._prepare(lr)).float().clamp(-1, 1)
+        bicubic = F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=False)
+        bicubic = bicubic.clamp(-1, 1)
+        n = hr.shape[0]
+        self.log_dict({
+            "val/psnr": psnr_tensor(sr, hr).mean(), "val/ssim": ssim_tensor(sr, hr).mean(),
+            "val/psnr_bicubic": psnr_tensor(bicubic, hr).mean(),
+            "val/ssim_bicubic": ssim_tensor(bicubic, hr).mean(),
+        }, batch_size=n, sync_dist=True)
+        return {"lr": lr, "sr": sr, "hr": hr}
+
+    # ------------------------------------------------------------- checkpoint state
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["scgan"] = {
+            "iteration": self.iteration,
+            "nonfinite_total": self.nonfinite_total,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("scgan", {})
+        self.iteration = int(state.get("iteration", 0))
+        self.nonfinite_total = int(state.get("nonfinite_total", 0))
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"])
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable parameters per network (logged at start)."""
+        return {
+            name: sum(p.numel() for p in getattr(self, name).parameters())
+            for name in GENERATORS + DISCRIMINATORS
+        }
+

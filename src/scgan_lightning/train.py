@@ -1,0 +1,91 @@
+"""``python -m scgan_lightning.train``: compose the config, build everything, fit.
+
+Returns the value of ``optimized_metric`` so Hydra sweepers (Optuna) can optimise it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from .config_utils import (
+    exit_on_user_error,
+    instantiate_group,
+    print_config_tree,
+    save_resolved_config,
+)
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def _check_launch(cfg: DictConfig) -> None:
+    """Hydra multirun re-executes the script; DDP's launcher would fork a sweep per rank."""
+    devices = cfg.trainer.get("devices", 1)
+    strategy = cfg.trainer.get("strategy")
+    strategy_name = strategy if isinstance(strategy, str) else (strategy or {}).get("_target_", "")
+    uses_ddp = "ddp" in str(strategy_name).lower() or "DDP" in str(strategy_name)
+    several = devices == -1 or devices == "auto" or (isinstance(devices, int) and devices > 1)
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN and (
+        uses_ddp and several
+    ):
+        raise UserError(
+            "multirun sweeps cannot launch DDP jobs (each rank would re-run the sweep); "
+            "run one DDP job per command, or sweep with trainer=gpu/cpu"
+        )
+
+
+def _finish_wandb(loggers: list) -> None:
+    """End the W&B run so that the next multirun job opens its own."""
+    for logger in loggers:
+        if type(logger).__name__ == "WandbLogger":
+            import wandb
+
+            wandb.finish()
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train (or resume) as configured; returns the final callback metrics as floats."""
+    _check_launch(cfg)
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    if cfg.get("print_config"):
+        print_config_tree(cfg, order=("data", "model", "trainer", "callbacks", "logger"))
+    output_dir = cfg.paths.output_dir
+    save_resolved_config(cfg, f"{output_dir}/config_resolved.yaml")
+
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = hydra.utils.instantiate(cfg.model)
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: pl.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False
+    )
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:
+        _finish_wandb(loggers)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    log.info("run directory: %s", output_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@exit_on_user_error
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point."""
+    metrics = run(cfg)
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None
+
+
+if __name__ == "__main__":
+    main()
