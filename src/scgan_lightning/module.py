@@ -120,8 +120,13 @@ class SCGANModule(pl.LightningModule):
         into_dsl = hr_gen_r if self.hparams.backward_cycle_trains_restorer else hr_gen_r.detach()
         lr_real_2 = self.g_dsl(into_dsl, z)
         ups = F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=True)
-        return {"lr_gen": lr_gen, "hr_gen": hr_gen, "hr_gen_r": hr_gen_r,
-                "lr_real_2": lr_real_2, "ups": ups}
+        return {
+            "lr_gen": lr_gen,
+            "hr_gen": hr_gen,
+            "hr_gen_r": hr_gen_r,
+            "lr_real_2": lr_real_2,
+            "ups": ups,
+        }
 
     def discriminator_losses(self, hr, lr, out: dict) -> dict[str, torch.Tensor]:
         """Hinge losses in the released call order (real, then fake, per discriminator)."""
@@ -140,8 +145,13 @@ class SCGANModule(pl.LightningModule):
         forward = generator_term(out["hr_gen"], hr, self.d_h1(out["hr_gen"]), w)
         real = generator_term(out["ups"], out["hr_gen_r"], self.d_h2(out["hr_gen_r"]), w)
         g_dsl = generator_term(out["lr_real_2"], lr, self.d_l2(out["lr_real_2"]), w)
-        return {"G_DHL": g_dhl, "G_RLS": w.theta * forward + w.gamma * real,
-                "G_RLS_forward": forward, "G_RLS_real": real, "G_DSL": g_dsl}
+        return {
+            "G_DHL": g_dhl,
+            "G_RLS": w.theta * forward + w.gamma * real,
+            "G_RLS_forward": forward,
+            "G_RLS_real": real,
+            "G_DSL": g_dsl,
+        }
 
     def _set_requires_grad(self, names: tuple[str, ...], flag: bool) -> None:
         for name in names:
@@ -157,8 +167,12 @@ class SCGANModule(pl.LightningModule):
         self.manual_backward(loss)
         finite = bool(torch.isfinite(loss))
         if finite and not self._grad_scaler_active():
-            grads = [p.grad for n in params_of for p in getattr(self, n).parameters()
-                     if p.grad is not None]
+            grads = [
+                p.grad
+                for n in params_of
+                for p in getattr(self, n).parameters()
+                if p.grad is not None
+            ]
             found_inf = torch.zeros(1, device=loss.device)
             for device_grads in _group_by_device_and_dtype(grads):
                 torch._amp_foreach_non_finite_check_and_unscale_(
@@ -181,6 +195,8 @@ class SCGANModule(pl.LightningModule):
         if z is None:
             z = torch.randn(hr.shape[0], 1, self.hparams.noise_dim, device=hr.device)
         opt_g, opt_d = self.optimizers()
+        # A NaN batch would poison BatchNorm running statistics during the forward pass.
+        norm_stats = [b.clone() for b in self.g_rls.buffers()]
 
         out = self.generator_outputs(hr, lr, z)
 
@@ -195,21 +211,31 @@ class SCGANModule(pl.LightningModule):
         g_ok = self._finite_step(opt_g, g_total, GENERATORS)
         self._set_requires_grad(DISCRIMINATORS, True)
 
+        if not (d_ok and g_ok):
+            with torch.no_grad():
+                for buffer, saved in zip(self.g_rls.buffers(), norm_stats, strict=True):
+                    buffer.copy_(saved)
         self._track_nonfinite(d_ok and g_ok)
         if g_ok and self.ema_rls is not None:
             update_ema(self.ema_rls, self.g_rls, self.hparams.ema_decay)
         self.iteration += 1
 
         losses = {k: v.detach() for k, v in {**d_losses, **g_losses}.items()}
-        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False,
-                      batch_size=hr.shape[0])
-        self.log_dict({"iteration": float(self.iteration),
-                       "train/nonfinite_steps": float(self.nonfinite_total),
-                       "lr/generators": opt_g.param_groups[0]["lr"],
-                       "lr/discriminators": opt_d.param_groups[0]["lr"]},
-                      batch_size=hr.shape[0])
-        self.log("train/G_RLS_loss", losses["G_RLS"], prog_bar=True, logger=False,
-                 batch_size=hr.shape[0])
+        self.log_dict(
+            {f"train/{k}": v for k, v in losses.items()}, prog_bar=False, batch_size=hr.shape[0]
+        )
+        self.log_dict(
+            {
+                "iteration": float(self.iteration),
+                "train/nonfinite_steps": float(self.nonfinite_total),
+                "lr/generators": opt_g.param_groups[0]["lr"],
+                "lr/discriminators": opt_d.param_groups[0]["lr"],
+            },
+            batch_size=hr.shape[0],
+        )
+        self.log(
+            "train/G_RLS_loss", losses["G_RLS"], prog_bar=True, logger=False, batch_size=hr.shape[0]
+        )
         return losses
 
     def _track_nonfinite(self, ok: bool) -> None:
@@ -218,8 +244,11 @@ class SCGANModule(pl.LightningModule):
             return
         self.nonfinite_in_a_row += 1
         self.nonfinite_total += 1
-        log.warning("iteration %d: non-finite loss or gradient, step skipped (%d in a row)",
-                    self.iteration, self.nonfinite_in_a_row)
+        log.warning(
+            "iteration %d: non-finite loss or gradient, step skipped (%d in a row)",
+            self.iteration,
+            self.nonfinite_in_a_row,
+        )
         if self.nonfinite_in_a_row >= self.hparams.max_nonfinite_steps:
             raise NonFiniteLossError(
                 f"{self.nonfinite_in_a_row} training steps in a row had NaN/inf losses or "
@@ -242,11 +271,16 @@ class SCGANModule(pl.LightningModule):
         bicubic = F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=False)
         bicubic = bicubic.clamp(-1, 1)
         n = hr.shape[0]
-        self.log_dict({
-            "val/psnr": psnr_tensor(sr, hr).mean(), "val/ssim": ssim_tensor(sr, hr).mean(),
-            "val/psnr_bicubic": psnr_tensor(bicubic, hr).mean(),
-            "val/ssim_bicubic": ssim_tensor(bicubic, hr).mean(),
-        }, batch_size=n, sync_dist=True)
+        self.log_dict(
+            {
+                "val/psnr": psnr_tensor(sr, hr).mean(),
+                "val/ssim": ssim_tensor(sr, hr).mean(),
+                "val/psnr_bicubic": psnr_tensor(bicubic, hr).mean(),
+                "val/ssim_bicubic": ssim_tensor(bicubic, hr).mean(),
+            },
+            batch_size=n,
+            sync_dist=True,
+        )
         return {"lr": lr, "sr": sr, "hr": hr}
 
     # ------------------------------------------------------------- checkpoint state
@@ -270,4 +304,3 @@ class SCGANModule(pl.LightningModule):
             name: sum(p.numel() for p in getattr(self, name).parameters())
             for name in GENERATORS + DISCRIMINATORS
         }
-

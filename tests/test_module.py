@@ -1,0 +1,118 @@
+"""SCGANModule behaviour beyond golden parity: options, EMA, non-finite guard, counters."""
+
+from __future__ import annotations
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from scgan_lightning.ema import make_ema_copy, update_ema
+from scgan_lightning.module import DISCRIMINATORS, NonFiniteLossError, SCGANModule
+
+WIDTH = 0.125
+
+
+def _batches(n: int, seed: int = 0, poison: bool = False) -> list[dict[str, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        hr = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+        if poison:
+            hr[0, 0, 0, 0] = float("nan")
+        out.append({"hr": hr, "lr": torch.rand(2, 3, 16, 16, generator=g) * 2 - 1,
+                    "z": torch.randn(2, 1, 64, generator=g)})
+    return out
+
+
+def _fit(module: SCGANModule, batches: list[dict]) -> pl.Trainer:
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
+    return trainer
+
+
+def _generator_grads(paper: bool) -> dict[str, dict[str, torch.Tensor]]:
+    torch.manual_seed(0)
+    module = SCGANModule(width=WIDTH, backward_cycle_trains_restorer=paper).train()
+    batch = _batches(1)[0]
+    out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
+    module._set_requires_grad(DISCRIMINATORS, False)
+    losses = module.generator_losses(batch["hr"], batch["lr"], out)
+    (losses["G_DHL"] + losses["G_RLS"] + losses["G_DSL"]).backward()
+    grads = {name: {k: p.grad.clone() for k, p in getattr(module, name).named_parameters()}
+             for name in ("g_dhl", "g_rls", "g_dsl")}
+    grads["losses"] = {k: v.detach() for k, v in losses.items()}
+    return grads
+
+
+def test_paper_option_adds_only_the_backward_cycle_gradient_to_the_restorer():
+    released, paper = _generator_grads(False), _generator_grads(True)
+    for key, value in released["losses"].items():
+        assert torch.equal(value, paper["losses"][key]), key
+    for name in ("g_dhl", "g_dsl"):
+        for key, grad in released[name].items():
+            assert torch.equal(grad, paper[name][key]), (name, key)
+    assert any(not torch.allclose(g, paper["g_rls"][k]) for k, g in released["g_rls"].items())
+
+
+def test_iteration_counts_batches_and_is_checkpointed():
+    module = SCGANModule(width=WIDTH)
+    trainer = _fit(module, _batches(3))
+    assert module.iteration == 3
+    checkpoint: dict = {}
+    module.on_save_checkpoint(checkpoint)
+    restored = SCGANModule(width=WIDTH)
+    restored.on_load_checkpoint(checkpoint)
+    assert restored.iteration == 3
+    assert trainer.global_step == 6
+
+
+def test_ema_update_is_the_exponential_average():
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    ema = make_ema_copy(net)
+    start = [p.clone() for p in ema.parameters()]
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+        net[1].running_mean.fill_(3.0)
+    update_ema(ema, net, decay=0.75)
+    for e, s, p in zip(ema.parameters(), start, net.parameters(), strict=True):
+        assert torch.allclose(e, 0.75 * s + 0.25 * p)
+    assert torch.equal(ema[1].running_mean, net[1].running_mean)
+
+
+def test_ema_restorer_is_used_for_inference_when_enabled():
+    module = SCGANModule(width=WIDTH, ema_decay=0.9)
+    _fit(module, _batches(2))
+    assert module.inference_restorer is module.ema_rls
+    differs = any(not torch.equal(a, b) for a, b in
+                  zip(module.ema_rls.parameters(), module.g_rls.parameters(), strict=True))
+    assert differs
+    assert SCGANModule(width=WIDTH).inference_restorer is not None
+
+
+def test_non_finite_steps_are_skipped_then_stop_the_run():
+    module = SCGANModule(width=WIDTH, max_nonfinite_steps=3)
+    before = {k: v.clone() for k, v in module.state_dict().items() if "sn.weight_" not in k}
+    with pytest.raises(NonFiniteLossError, match="3 training steps in a row"):
+        _fit(module, _batches(5, poison=True))
+    after = module.state_dict()
+    assert module.nonfinite_total == 3
+    assert all(torch.equal(v, after[k]) for k, v in before.items()), "a poisoned step updated"
+
+
+def test_a_single_non_finite_step_is_skipped_and_training_goes_on():
+    module = SCGANModule(width=WIDTH, max_nonfinite_steps=3)
+    batches = _batches(3)
+    batches[1] = _batches(1, seed=5, poison=True)[0]
+    _fit(module, batches)
+    assert module.nonfinite_total == 1
+    assert module.nonfinite_in_a_row == 0
+    assert module.iteration == 3
+
+
+def test_unknown_adam_implementation_is_refused():
+    with pytest.raises(ValueError, match="adam_impl"):
+        SCGANModule(width=WIDTH, adam_impl="sgd").configure_optimizers()
