@@ -14,12 +14,23 @@ from scgan_lightning.released import import_released
 from tests.golden_weights import GOLDEN, golden, released_state_dict
 
 KIND_OF = {
-    "g_dhl": "degrader", "g_rls": "restorer", "g_dsl": "degrader",
-    "d_l1": "discriminator_16", "d_l2": "discriminator_16",
-    "d_h1": "discriminator_64", "d_h2": "discriminator_64",
+    "g_dhl": "degrader",
+    "g_rls": "restorer",
+    "g_dsl": "degrader",
+    "d_l1": "discriminator_16",
+    "d_l2": "discriminator_16",
+    "d_h1": "discriminator_64",
+    "d_h2": "discriminator_64",
 }
-RELEASED_NAME = {"g_dhl": "G_DHL", "g_rls": "G_RLS", "g_dsl": "G_DSL",
-                 "d_l1": "D_L1", "d_l2": "D_L2", "d_h1": "D_H1", "d_h2": "D_H2"}
+RELEASED_NAME = {
+    "g_dhl": "G_DHL",
+    "g_rls": "G_RLS",
+    "g_dsl": "G_DSL",
+    "d_l1": "D_L1",
+    "d_l2": "D_L2",
+    "d_h1": "D_H1",
+    "d_h2": "D_H2",
+}
 
 
 class _RecordLosses(pl.Callback):
@@ -44,9 +55,15 @@ def _fit_two_steps(module: SCGANModule) -> _RecordLosses:
     batches = golden("train_steps_inputs.pt")["batches"]
     recorder = _RecordLosses()
     trainer = pl.Trainer(
-        accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[recorder],
-        num_sanity_val_steps=0, limit_val_batches=0,
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[recorder],
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
     )
     loader = DataLoader(batches, batch_size=None, shuffle=False)
     trainer.fit(module, train_dataloaders=loader)

@@ -20,15 +20,26 @@ def _batches(n: int, seed: int = 0, poison: bool = False) -> list[dict[str, torc
         hr = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
         if poison:
             hr[0, 0, 0, 0] = float("nan")
-        out.append({"hr": hr, "lr": torch.rand(2, 3, 16, 16, generator=g) * 2 - 1,
-                    "z": torch.randn(2, 1, 64, generator=g)})
+        out.append(
+            {
+                "hr": hr,
+                "lr": torch.rand(2, 3, 16, 16, generator=g) * 2 - 1,
+                "z": torch.randn(2, 1, 64, generator=g),
+            }
+        )
     return out
 
 
 def _fit(module: SCGANModule, batches: list[dict]) -> pl.Trainer:
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, limit_val_batches=0)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
     return trainer
 
@@ -41,8 +52,10 @@ def _generator_grads(paper: bool) -> dict[str, dict[str, torch.Tensor]]:
     module._set_requires_grad(DISCRIMINATORS, False)
     losses = module.generator_losses(batch["hr"], batch["lr"], out)
     (losses["G_DHL"] + losses["G_RLS"] + losses["G_DSL"]).backward()
-    grads = {name: {k: p.grad.clone() for k, p in getattr(module, name).named_parameters()}
-             for name in ("g_dhl", "g_rls", "g_dsl")}
+    grads = {
+        name: {k: p.grad.clone() for k, p in getattr(module, name).named_parameters()}
+        for name in ("g_dhl", "g_rls", "g_dsl")
+    }
     grads["losses"] = {k: v.detach() for k, v in losses.items()}
     return grads
 
@@ -87,8 +100,10 @@ def test_ema_restorer_is_used_for_inference_when_enabled():
     module = SCGANModule(width=WIDTH, ema_decay=0.9)
     _fit(module, _batches(2))
     assert module.inference_restorer is module.ema_rls
-    differs = any(not torch.equal(a, b) for a, b in
-                  zip(module.ema_rls.parameters(), module.g_rls.parameters(), strict=True))
+    differs = any(
+        not torch.equal(a, b)
+        for a, b in zip(module.ema_rls.parameters(), module.g_rls.parameters(), strict=True)
+    )
     assert differs
     assert SCGANModule(width=WIDTH).inference_restorer is not None
 

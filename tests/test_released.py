@@ -20,8 +20,7 @@ from tests.golden_weights import golden, released_layout, released_state_dict
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_released_key_maps_onto_the_network(kind: str):
-    module_keys = set(import_released(kind, released_state_dict(kind, "x"), rgb=False)
-                      .state_dict())
+    module_keys = set(import_released(kind, released_state_dict(kind, "x"), rgb=False).state_dict())
     mapped = {map_released_key(kind, k) for k in released_layout(kind)} - {None}
     assert mapped == module_keys
 
@@ -100,7 +99,7 @@ def test_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as handle:
         torch.save({"G_l2h": _RunsCode(str(marker))}, handle, pickle_module=pickle)
-    with pytest.raises(CheckpointError, match="refused.*would run code"):
+    with pytest.raises(CheckpointError, match=r"refused.*would run code"):
         load_released_checkpoint(path)
     assert not marker.exists()
 
@@ -118,13 +117,15 @@ def test_rgb_conversion_is_exact_channel_reversal():
     rgb = import_released("degrader", state, rgb=True).eval()
     bgr = import_released("degrader", state, rgb=False).eval()
     with torch.no_grad():
-        assert torch.allclose(rgb(data["input"].flip(1), data["z"]).flip(1),
-                              bgr(data["input"], data["z"]), atol=1e-6)
+        assert torch.allclose(
+            rgb(data["input"].flip(1), data["z"]).flip(1), bgr(data["input"], data["z"]), atol=1e-6
+        )
 
 
 def test_converted_state_dict_keeps_released_values():
     state = released_state_dict("discriminator_16", "D16")
     converted = convert_released_state_dict("discriminator_16", state, rgb=False)
     assert torch.equal(converted["fc1.sn.weight_bar"], state["out_layer.0.module.weight_bar"])
-    assert torch.equal(converted["blocks.4.shortcut.bias"],
-                       state["residual_blocks.4.skip.1.module.bias"])
+    assert torch.equal(
+        converted["blocks.4.shortcut.bias"], state["residual_blocks.4.skip.1.module.bias"]
+    )

@@ -32,13 +32,16 @@ class ValidationGrid(pl.Callback):
         self.dirname = dirname
         self.last_path: Path | None = None
 
-    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
-                                dataloader_idx: int = 0) -> None:
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx: int = 0
+    ) -> None:
         if batch_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
             return
         n = self.num_faces
         grid = comparison_grid(outputs["lr"][:n], outputs["sr"][:n], outputs["hr"][:n])
-        path = Path(trainer.default_root_dir) / self.dirname / f"val_{trainer.current_epoch:04d}.png"
+        path = (
+            Path(trainer.default_root_dir) / self.dirname / f"val_{trainer.current_epoch:04d}.png"
+        )
         save_png(to_uint8(grid), path)
         self.last_path = path
         for logger in trainer.loggers:
@@ -62,8 +65,12 @@ class ExportRestorer(pl.Callback):
     @rank_zero_only
     def on_train_end(self, trainer, pl_module) -> None:
         hp = pl_module.hparams
-        config = {"width": hp.width, "hr_size": hp.hr_size, "scale": hp.scale,
-                  "iteration": pl_module.iteration}
+        config = {
+            "width": hp.width,
+            "hr_size": hp.hr_size,
+            "scale": hp.scale,
+            "iteration": pl_module.iteration,
+        }
         path = Path(trainer.default_root_dir) / self.filename
         ema = pl_module.ema_rls is not None
         save_restorer(path, pl_module.inference_restorer, config, ema=ema)

@@ -90,8 +90,10 @@ def load_restorer(path: str | os.PathLike, prefer_ema: bool = True) -> LoadedRes
     if not isinstance(payload, Mapping):
         raise CheckpointError(f"{source}: expected a dict, found {type(payload).__name__}")
 
-    if "pytorch-lightning_version" in payload or "lightning_version" in payload or (
-        "state_dict" in payload and "hyper_parameters" in payload
+    if (
+        "pytorch-lightning_version" in payload
+        or "lightning_version" in payload
+        or ("state_dict" in payload and "hyper_parameters" in payload)
     ):
         state = payload.get("state_dict", {})
         hparams = payload.get("hyper_parameters", {}) or {}
@@ -108,7 +110,9 @@ def load_restorer(path: str | os.PathLike, prefer_ema: bool = True) -> LoadedRes
     if "state_dict" in payload and "config" in payload:
         config = payload["config"] or {}
         model = _restorer_from_state(payload["state_dict"], config, source)
-        return LoadedRestorer(model, "restorer", bool(payload.get("ema")), int(config.get("scale", 4)))
+        return LoadedRestorer(
+            model, "restorer", bool(payload.get("ema")), int(config.get("scale", 4))
+        )
 
     released = extract_restorer_state(payload, source)
     if _RELEASED_MARKER not in released:

@@ -18,8 +18,11 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
     """Instantiate every entry of a dict-of-configs group (callbacks, loggers); None = skip."""
     if not group:
         return []
-    return [hydra.utils.instantiate(cfg) for cfg in group.values() if cfg is not None
-            and "_target_" in cfg]
+    return [
+        hydra.utils.instantiate(cfg)
+        for cfg in group.values()
+        if cfg is not None and "_target_" in cfg
+    ]
 
 
 def print_config_tree(cfg: DictConfig, order: tuple[str, ...] = ()) -> None:
@@ -34,8 +37,9 @@ def print_config_tree(cfg: DictConfig, order: tuple[str, ...] = ()) -> None:
         if key not in cfg:
             continue
         value = cfg[key]
-        text = (OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig)
-                else str(value))
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
         tree.add(str(key)).add(rich.syntax.Syntax(text, "yaml"))
     rich.print(tree)
 

@@ -16,7 +16,6 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .ema import make_ema_copy, update_ema
 from .losses import LossWeights, generator_term, hinge_discriminator

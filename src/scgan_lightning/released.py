@@ -138,7 +138,9 @@ def convert_released_state_dict(
         try:
             ours = map_released_key(kind, key)
         except KeyError:
-            raise CheckpointError(f"{kind}: unexpected key {key!r} in the released weights") from None
+            raise CheckpointError(
+                f"{kind}: unexpected key {key!r} in the released weights"
+            ) from None
         if ours is None:
             continue
         if not isinstance(value, torch.Tensor):
@@ -171,7 +173,9 @@ def import_released(kind: str, state_dict: Mapping[str, torch.Tensor], rgb: bool
 def extract_restorer_state(payload: object, source: str) -> Mapping[str, torch.Tensor]:
     """The restorer's state dict inside a released file: ``G_l2h``, ``G_RLS`` or bare."""
     if not isinstance(payload, Mapping):
-        raise CheckpointError(f"{source}: expected a dict of tensors, found {type(payload).__name__}")
+        raise CheckpointError(
+            f"{source}: expected a dict of tensors, found {type(payload).__name__}"
+        )
     for key in ("G_l2h", "G_RLS"):
         if key in payload:
             inner = payload[key]

@@ -32,8 +32,10 @@ def _check_launch(cfg: DictConfig) -> None:
     strategy_name = strategy if isinstance(strategy, str) else (strategy or {}).get("_target_", "")
     uses_ddp = "ddp" in str(strategy_name).lower() or "DDP" in str(strategy_name)
     several = devices == -1 or devices == "auto" or (isinstance(devices, int) and devices > 1)
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN and (
-        uses_ddp and several
+    if (
+        HydraConfig.initialized()
+        and HydraConfig.get().mode == RunMode.MULTIRUN
+        and (uses_ddp and several)
     ):
         raise UserError(
             "multirun sweeps cannot launch DDP jobs (each rank would re-run the sweep); "
@@ -60,8 +62,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     output_dir = cfg.paths.output_dir
     save_resolved_config(cfg, f"{output_dir}/config_resolved.yaml")
 
-    datamodule = hydra.utils.instantiate(cfg.data)
-    model = hydra.utils.instantiate(cfg.model)
+    # Plain containers (not OmegaConf ones) so checkpoints load with weights_only=True.
+    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: pl.Trainer = hydra.utils.instantiate(

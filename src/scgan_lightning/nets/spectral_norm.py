@@ -67,7 +67,7 @@ class SpectralNorm(nn.Module):
             sigma = _Sigma.apply(w2d, self.weight_u, self.weight_v, self.released_backward)
             return (weight.float() / sigma).to(weight.dtype)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints trained under mixed precision must still restore float32 vectors.
         for name in ("weight_u", "weight_v"):
             key = prefix + name

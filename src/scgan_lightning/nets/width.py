@@ -7,4 +7,4 @@ def scaled(channels: int, width: float, multiple: int = 1) -> int:
     """``channels * width`` rounded to ``multiple`` and at least ``multiple``."""
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}")
-    return max(multiple, int(round(channels * width / multiple)) * multiple)
+    return max(multiple, round(channels * width / multiple) * multiple)

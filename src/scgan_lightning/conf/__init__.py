@@ -1,0 +1,1 @@
+"""Hydra configs, packaged so an installed wheel finds them."""

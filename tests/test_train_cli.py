@@ -1,0 +1,84 @@
+"""The Hydra training entry point: composition, short runs, resume, run-directory contents."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+
+from scgan_lightning.checkpoints import load_restorer
+from tests.train_runs import make_face_folders, run_dirs, run_train, train_overrides
+
+EXPERIMENTS = ["demo", "scgan_official"]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    return make_face_folders(tmp_path_factory.mktemp("faces"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes(experiment: str):
+    with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}"])
+    assert cfg.model._target_ == "scgan_lightning.module.SCGANModule"
+    assert cfg.data._target_ == "scgan_lightning.data.FaceDataModule"
+
+
+def test_official_experiment_has_the_released_hyper_parameters():
+    with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=scgan_official"])
+    assert cfg.model.width == 1.0 and cfg.data.batch_size == 64
+    assert cfg.trainer.max_epochs == 200 and cfg.seed == 2020
+    assert cfg.model.lr == 1e-4 and list(cfg.model.betas) == [0.9, 0.999]
+    assert cfg.model.scheduler.t_max == 10 and cfg.model.scheduler.eta_min == 1e-5
+    assert dict(cfg.model.loss) == {"alpha": 1.0, "beta": 0.05, "theta": 1.0, "gamma": 0.05}
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_short_run_of_each_experiment_leaves_a_complete_run_directory(
+    experiment, folders, tmp_path
+):
+    run_train(train_overrides(folders, tmp_path, f"experiment={experiment}"))
+    (run,) = run_dirs(tmp_path, task=experiment)
+    assert (run / ".hydra" / "config.yaml").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "grids" / "val_0000.png").is_file()
+    rows = list(csv.DictReader((run / "csv" / "metrics.csv").open()))
+    assert any(row.get("val/psnr") for row in rows)
+    assert any(row.get("train/G_RLS") for row in rows)
+    assert any(row.get("iteration") for row in rows)
+    loaded = load_restorer(run / "restorer.pt")
+    assert loaded.model.head.weight.shape[0] == 16  # 256 channels at width 1/16
+
+
+def _final_weights(run: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def test_resume_from_last_continues_and_matches_an_uninterrupted_run(folders, tmp_path):
+    straight, first_half = tmp_path / "straight", tmp_path / "resumed"
+    common = ["trainer.num_sanity_val_steps=0", "model.ema_decay=0.9"]
+    run_train(train_overrides(folders, straight, "trainer.max_epochs=2", *common))
+    run_train(train_overrides(folders, first_half, "trainer.max_epochs=1", *common))
+    (half,) = run_dirs(first_half)
+    run_train(
+        train_overrides(
+            folders,
+            first_half,
+            "trainer.max_epochs=2",
+            *common,
+            f"ckpt_path={half / 'checkpoints' / 'last.ckpt'}",
+        )
+    )
+    resumed = next(r for r in run_dirs(first_half) if r != half)
+    (full,) = run_dirs(straight)
+    resumed_ckpt = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed_ckpt["scgan"]["iteration"] == 4
+    expected, got = _final_weights(full), resumed_ckpt["state_dict"]
+    assert expected.keys() == got.keys()
+    for key, value in expected.items():
+        assert torch.equal(value, got[key]), key

@@ -1,0 +1,79 @@
+"""Run ``python -m scgan_lightning.train`` in a subprocess on tiny generated face folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TINY_WIDTH = 0.0625
+
+
+def make_face_folders(root: Path, n_hr: int = 8, n_lr: int = 8, n_val: int = 4) -> dict[str, Path]:
+    """Folders of small random-texture images standing in for HR, real LR and val faces."""
+    rng = np.random.default_rng(0)
+    folders = {"hr": root / "hr", "lr": root / "lr", "val": root / "val"}
+    for (key, folder), (count, size) in zip(
+        folders.items(), [(n_hr, 64), (n_lr, 16), (n_val, 64)], strict=True
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            smooth = rng.integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
+            image = Image.fromarray(smooth).resize((size, size), Image.Resampling.BICUBIC)
+            image.save(folder / f"{key}_{i:03d}.png")
+    return folders
+
+
+def train_overrides(folders: dict[str, Path], log_dir: Path, *extra: str) -> list[str]:
+    """A short CPU run: tiny width, batch 2, two train batches, one val batch, CSV logger."""
+    return [
+        f"data.hr_dir={folders['hr']}",
+        f"data.lr_dir={folders['lr']}",
+        f"data.val_hr_dir={folders['val']}",
+        "data.batch_size=2",
+        "data.val_batch_size=4",
+        f"model.width={TINY_WIDTH}",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "trainer.log_every_n_steps=1",
+        "trainer.check_val_every_n_epoch=1",
+        "trainer.enable_model_summary=false",
+        "~callbacks.progress_bar",
+        "print_config=false",
+        f"paths.log_dir={log_dir}",
+        *extra,
+    ]
+
+
+def run_train(
+    overrides: list[str], *, multirun: bool = False, env: dict | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """Run the training entry point; raises with its output on failure."""
+    command = [
+        sys.executable,
+        "-m",
+        "scgan_lightning.train",
+        *(["-m"] if multirun else []),
+        *overrides,
+    ]
+    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, env=full_env
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"train exited {result.returncode}\nSTDOUT:\n{result.stdout[-4000:]}\n"
+            f"STDERR:\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def run_dirs(log_dir: Path, task: str = "train") -> list[Path]:
+    """Run directories (those holding a resolved config) under ``log_dir/task``."""
+    return sorted(p.parent for p in (log_dir / task).rglob("config_resolved.yaml"))
