@@ -1,0 +1,274 @@
+"""Face datasets: unpaired HR x real LR for training, paired synthetic for validation, LR only.
+
+Every dataset decodes each of its files once when it is built and drops the ones that fail, with
+a warning naming them, so a bad file never reaches a DataLoader worker mid-epoch. All
+randomness (LR pairing, flips, shuffling) is a pure function of ``(seed, epoch, index)``: items
+do not depend on the worker count, the worker that loads them, or the order they are loaded in.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..errors import UserError
+from .degradations import check_kind, degrade
+from .image_io import center_square, read_rgb, resize, to_tensor
+
+log = logging.getLogger(__name__)
+
+# Tags that keep the random streams (HR order, LR order, flips) apart. Keys have a fixed length
+# of 4 words because numpy's SeedSequence treats missing words as zeros.
+_HR_ORDER, _LR_ORDER, _FLIPS = 0, 1, 2
+_SUMMARY_NAMES = 20
+_SCAN_THREADS = min(8, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file left out of a dataset because it cannot be decoded."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.reason})"
+
+
+def _decode_problem(path: Path) -> str | None:
+    try:
+        read_rgb(path)
+    except Exception as err:  # a hostile file must never stop the scan, whatever PIL raises
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        # The path is listed next to the reason; PIL's messages repeat it, quoted.
+        return message.removeprefix(f"{path}: ").replace(f" {str(path)!r}", "")
+    return None
+
+
+def scan_images(
+    files: Iterable[str | os.PathLike], limit: int | None = None
+) -> tuple[list[Path], list[SkippedFile]]:
+    """Decode ``files`` (in threads) and split them into usable ones and skipped ones.
+
+    Order is kept. With ``limit``, scanning stops once that many usable files are found.
+    """
+    paths = [Path(f) for f in files]
+    usable: list[Path] = []
+    skipped: list[SkippedFile] = []
+    with ThreadPoolExecutor(_SCAN_THREADS) as pool:
+        for path, problem in zip(paths, pool.map(_decode_problem, paths), strict=True):
+            if problem is None:
+                usable.append(path)
+            else:
+                skipped.append(SkippedFile(path, problem))
+            if limit is not None and len(usable) >= limit:
+                pool.shutdown(cancel_futures=True)
+                break
+    return usable, skipped
+
+
+def summarize_skipped(skipped: Sequence[SkippedFile]) -> str:
+    """One line per skipped file (the first 20), for logs and error messages."""
+    if not skipped:
+        return "no files skipped"
+    lines = [f"skipped {len(skipped)} unreadable image file(s):"]
+    lines += [f"  {item}" for item in skipped[:_SUMMARY_NAMES]]
+    if len(skipped) > _SUMMARY_NAMES:
+        lines.append(f"  ... and {len(skipped) - _SUMMARY_NAMES} more")
+    return "\n".join(lines)
+
+
+def _usable(
+    files: Iterable[str | os.PathLike], what: str, limit: int | None = None
+) -> tuple[list[Path], list[SkippedFile]]:
+    """Scan, warn about skipped files and refuse a set with no usable image."""
+    paths = list(files)
+    if not paths:
+        raise UserError(f"no {what} image files given")
+    usable, skipped = scan_images(paths, limit)
+    if skipped:
+        log.warning("%s images: %s", what, summarize_skipped(skipped))
+    if not usable:
+        folders = ", ".join(sorted({str(Path(p).parent) for p in paths})[:3])
+        detail = f"; first problem: {skipped[0]}" if skipped else ""
+        raise UserError(f"no readable {what} image among {len(paths)} file(s) in {folders}{detail}")
+    return usable, skipped
+
+
+def check_sizes(hr_size: int, scale: int) -> int:
+    """Return the LR size, refusing an HR size that the scale does not divide."""
+    if scale < 1 or hr_size < scale or hr_size % scale:
+        raise UserError(f"hr_size={hr_size} must be a positive multiple of scale={scale}")
+    return hr_size // scale
+
+
+def load_hr(path: Path, hr_size: int) -> torch.Tensor:
+    """HR face: centre square crop, antialiased resize, [-1, 1]."""
+    return to_tensor(resize(center_square(read_rgb(path)), hr_size))
+
+
+def load_lr(path: Path, lr_size: int) -> torch.Tensor:
+    """Real LR face: antialiased resize (real LR faces are square detector crops), [-1, 1]."""
+    return to_tensor(resize(read_rgb(path), lr_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _lr_order(seed: int, block: int, count: int) -> np.ndarray:
+    """The ``block``-th shuffle of the LR list (cached: consecutive items share a block)."""
+    return np.random.default_rng([seed, _LR_ORDER, block, 0]).permutation(count)
+
+
+class ItemDraw(NamedTuple):
+    """The random choices behind one training item."""
+
+    lr_index: int
+    flip_hr: bool
+    flip_lr: bool
+
+
+class EpochShuffleSampler(Sampler[tuple[int, int]]):
+    """Seeded shuffle that yields ``(index, epoch)`` keys.
+
+    Lightning calls ``set_epoch`` on a train sampler before every epoch (also through its DDP
+    sampler wrapper, and with the right epoch after a resume). Passing the epoch inside the key
+    makes each item's pairing follow the epoch even in persistent worker processes, whose copy
+    of the dataset never sees ``set_epoch``.
+    """
+
+    def __init__(self, num_items: int, seed: int = 0, shuffle: bool = True) -> None:
+        self.num_items = num_items
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_items
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = np.arange(self.num_items)
+        if self.shuffle:
+            rng = np.random.default_rng([self.seed, _HR_ORDER, self.epoch, 0])
+            order = rng.permutation(self.num_items)
+        return ((int(index), self.epoch) for index in order)
+
+
+class UnpairedFaceDataset(Dataset):
+    """Item i: HR face i with a random real LR face, re-drawn every epoch.
+
+    Keys are an index (uses the epoch from ``set_epoch``) or ``(index, epoch)`` from
+    :class:`EpochShuffleSampler`. As in the released code, LR faces are drawn without
+    replacement from a shuffled LR list that is reshuffled when exhausted: item i of epoch e
+    takes position ``e * len(hr) + i`` of that endless list, so every LR face is used equally
+    often and the choice depends on ``(seed, epoch, index)`` only.
+    """
+
+    def __init__(
+        self,
+        hr_files: Iterable[str | os.PathLike],
+        lr_files: Iterable[str | os.PathLike],
+        hr_size: int = 64,
+        scale: int = 4,
+        flip: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.hr_size = hr_size
+        self.lr_size = check_sizes(hr_size, scale)
+        self.flip = flip
+        self.seed = seed
+        self.epoch = 0
+        self.files, hr_skipped = _usable(hr_files, "HR")
+        self.lr_files, lr_skipped = _usable(lr_files, "LR")
+        self.skipped = hr_skipped + lr_skipped
+
+    @property
+    def skipped_summary(self) -> str:
+        return summarize_skipped(self.skipped)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def draw(self, index: int, epoch: int) -> ItemDraw:
+        """The LR partner and flips of item ``index`` in ``epoch``."""
+        block, offset = divmod(epoch * len(self.files) + index, len(self.lr_files))
+        lr_index = int(_lr_order(self.seed, block, len(self.lr_files))[offset])
+        if not self.flip:
+            return ItemDraw(lr_index, False, False)
+        flip_hr, flip_lr = np.random.default_rng([self.seed, _FLIPS, epoch, index]).random(2) < 0.5
+        return ItemDraw(lr_index, bool(flip_hr), bool(flip_lr))
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
+        choice = self.draw(index, epoch)
+        hr = load_hr(self.files[index], self.hr_size)
+        lr = load_lr(self.lr_files[choice.lr_index], self.lr_size)
+        return {
+            "hr": hr.flip(-1) if choice.flip_hr else hr,
+            "lr": lr.flip(-1) if choice.flip_lr else lr,
+        }
+
+
+class PairedSyntheticDataset(Dataset):
+    """HR faces with LR made from them by a fixed degradation, for PSNR/SSIM validation.
+
+    The degradation of item i is seeded with i, so every run validates on the same pairs.
+    ``max_items`` keeps the first usable files only (scanning stops there).
+    """
+
+    def __init__(
+        self,
+        hr_files: Iterable[str | os.PathLike],
+        hr_size: int = 64,
+        scale: int = 4,
+        degradation: str = "avgpool",
+        max_items: int | None = None,
+    ) -> None:
+        self.hr_size = hr_size
+        self.scale = scale
+        check_sizes(hr_size, scale)
+        self.degradation = check_kind(degradation)
+        self.files, self.skipped = _usable(hr_files, "validation HR", max_items)
+
+    @property
+    def skipped_summary(self) -> str:
+        return summarize_skipped(self.skipped)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        hr = load_hr(self.files[index], self.hr_size)
+        return {"hr": hr, "lr": degrade(hr, self.degradation, self.scale, seed=index)}
+
+
+class LRFolderDataset(Dataset):
+    """Real LR faces for inference; ``index`` points into ``files`` to name the outputs."""
+
+    def __init__(self, files: Iterable[str | os.PathLike], lr_size: int = 16) -> None:
+        self.lr_size = lr_size
+        self.files, self.skipped = _usable(files, "LR")
+
+    @property
+    def skipped_summary(self) -> str:
+        return summarize_skipped(self.skipped)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        return {"lr": load_lr(self.files[index], self.lr_size), "index": index}
