@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -113,3 +114,42 @@ class RankConsistencyCheck(pl.Callback):
         path.write_text(json.dumps(report, indent=2))
         if not identical:
             log.error("DDP ranks hold different weights: %s", report["checksums"])
+
+
+class CheckpointOnSignal(pl.Callback):
+    """Preemption: on SIGTERM or SIGUSR1, save ``last.ckpt`` after the current batch and stop.
+
+    Lightning already turns SIGTERM into a clean exit after the batch, but saves nothing;
+    clusters send SIGTERM/SIGUSR1 shortly before killing a job, so the work since the last
+    periodic checkpoint would be lost.
+    """
+
+    def __init__(self, dirpath: str, filename: str = "last.ckpt") -> None:
+        self.path = Path(dirpath) / filename
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        for sig in (signal.SIGUSR1, signal.SIGTERM):
+            previous = signal.getsignal(sig)
+            self._previous[sig] = previous
+
+            def handler(signum, frame, previous=previous) -> None:
+                self.requested = True
+                if callable(previous):
+                    previous(signum, frame)
+
+            signal.signal(sig, handler)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not (self.requested or getattr(trainer, "received_sigterm", False)):
+            return
+        trainer.save_checkpoint(self.path)
+        log.warning("signal received: checkpoint saved to %s, stopping", self.path)
+        trainer.should_stop = True
+        self.requested = False
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()

@@ -24,12 +24,12 @@ def load_weights_file(path: str | Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if "Weights only load failed" in first_line or "weights_only" in str(err):
+        if "Unsupported global" in str(err) or "GLOBAL" in str(err):
             raise CheckpointError(
                 f"{path}: refused, the file holds pickled objects that would run code "
                 "(only plain tensors and containers are loaded, weights_only=True)"
             ) from None
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({first_line})") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (cannot be unpickled)") from None
     except Exception as err:  # torch raises many types on foreign bytes (KeyError, ...)
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: not a PyTorch checkpoint ({first_line})") from None

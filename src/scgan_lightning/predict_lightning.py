@@ -1,0 +1,106 @@
+"""Face prediction through ``Trainer.predict``, so one command can use several GPUs.
+
+Each process restores its share of the files (Lightning splits the loader without repeats)
+and writes them itself through the same ``FaceWriter`` as the direct path, so both paths give
+the same files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import BasePredictionWriter
+from torch import nn
+
+from .predict import FaceWriter, InputItem, PredictOptions, Summary, face_loader
+
+_PRECISION = {"32": "32-true", "bf16": "bf16-mixed"}
+
+
+class RestorerPredictModule(pl.LightningModule):
+    """A restorer as a LightningModule whose ``predict_step`` returns SR for a batch."""
+
+    def __init__(self, restorer: nn.Module) -> None:
+        super().__init__()
+        self.restorer = restorer
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.restorer(lr)
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """``batch`` holds ``lr`` and ``path`` (plus ``index`` and read ``errors``)."""
+        sr = self(batch["lr"]).float() if batch["index"] else batch["lr"]
+        return {"sr": sr, "path": batch["path"]}
+
+
+class SRPredictionWriter(BasePredictionWriter):
+    """Writes each batch's SR images as soon as it is predicted; totals over all processes."""
+
+    def __init__(self, writer: FaceWriter) -> None:
+        super().__init__(write_interval="batch")
+        self.writer = writer
+        self._start = Summary()
+
+    def on_predict_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        summary = self.writer.report.summary
+        self._start = Summary(summary.done, summary.failed)
+
+    def write_on_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        prediction: dict[str, Any],
+        batch_indices: Sequence[int] | None,
+        batch: dict[str, Any],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self.writer.write_batch(batch, prediction["sr"])
+
+    def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Sum this run's counts over processes so every process reports the whole job."""
+        summary = self.writer.report.summary
+        local = torch.tensor(
+            [summary.done - self._start.done, summary.failed - self._start.failed],
+            device=pl_module.device,
+        )
+        total = trainer.strategy.reduce(local, reduce_op="sum").tolist()
+        summary.done = self._start.done + int(total[0])
+        summary.failed = self._start.failed + int(total[1])
+
+
+def _accelerator(device: str) -> str:
+    return {"auto": "auto", "cpu": "cpu"}.get(device, "gpu")
+
+
+def _devices(options: PredictOptions) -> int | str | list[int]:
+    """``device=cuda:N`` names one GPU; otherwise ``devices`` says how many."""
+    if options.device.startswith("cuda:"):
+        return [int(options.device.split(":", 1)[1])]
+    return options.devices
+
+
+def predict_with_trainer(
+    restorer: nn.Module,
+    items: Sequence[InputItem],
+    writer: FaceWriter,
+    options: PredictOptions,
+    lr_size: int,
+) -> Summary:
+    """Restore ``items`` (face crops) with ``Trainer.predict``; returns the job's summary."""
+    trainer = pl.Trainer(
+        accelerator=_accelerator(options.device),
+        devices=_devices(options),
+        precision=_PRECISION[options.precision],
+        callbacks=[SRPredictionWriter(writer)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=options.progress,
+    )
+    loader = face_loader(items, lr_size, options.batch_size, options.num_workers)
+    trainer.predict(RestorerPredictModule(restorer), dataloaders=loader, return_predictions=False)
+    return writer.report.summary
