@@ -339,3 +339,19 @@ def test_missing_opencv_gives_install_hint(monkeypatch):
     with pytest.raises(UserError, match=r"scgan_lightning\[faces\]"):
         faces.detect_faces(np.zeros((20, 20, 3), np.uint8))
     faces.face_detector.cache_clear()
+
+
+def test_hostile_inputs_are_reported_and_the_good_ones_restored(tiny_ckpt, tmp_path, capsys):
+    from tests.test_data_hostile import BAD_FILES, hostile_folder
+
+    folder = hostile_folder(tmp_path)
+    before = _bytes(folder)
+    out = tmp_path / "out"
+    summary = predict.predict(_options(folder, out, tiny_ckpt))
+    assert summary.done == 7
+    assert summary.failed == len(BAD_FILES)
+    report = capsys.readouterr()
+    for name in BAD_FILES:
+        assert name in report.out + report.err
+    assert all(size == (64, 64) for size in _sizes(out).values())
+    assert _bytes(folder) == before
