@@ -22,13 +22,16 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 def _start(overrides: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "scgan_lightning.train", *overrides], cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "scgan_lightning.train", *overrides],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
 
 
-def _wait_for_iteration(log_dir: Path, process: subprocess.Popen, timeout: float = 240) -> Path:
+def _wait_for_iteration(log_dir: Path, process: subprocess.Popen, timeout: float = 600) -> Path:
     """Wait until the run has logged at least one training iteration; returns its run dir."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -42,12 +45,17 @@ def _wait_for_iteration(log_dir: Path, process: subprocess.Popen, timeout: float
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
 def test_preemption_signal_saves_a_checkpoint_and_exits_cleanly(folders, tmp_path, signum):
-    overrides = train_overrides(folders, tmp_path, "trainer.max_epochs=50",
-                                "trainer.limit_train_batches=8", "trainer.limit_val_batches=0")
+    overrides = train_overrides(
+        folders,
+        tmp_path,
+        "trainer.max_epochs=50",
+        "trainer.limit_train_batches=8",
+        "trainer.limit_val_batches=0",
+    )
     process = _start(overrides)
     run = _wait_for_iteration(tmp_path, process)
     process.send_signal(signum)
-    output, _ = process.communicate(timeout=240)
+    output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     iteration = checkpoint["scgan"]["iteration"]
@@ -55,13 +63,18 @@ def test_preemption_signal_saves_a_checkpoint_and_exits_cleanly(folders, tmp_pat
 
 
 def test_sigkill_never_leaves_a_truncated_checkpoint_and_resume_finishes(folders, tmp_path):
-    overrides = train_overrides(folders, tmp_path, "trainer.max_epochs=4",
-                                "trainer.limit_train_batches=4", "trainer.limit_val_batches=0",
-                                "callbacks.model_checkpoint.every_n_epochs=1")
+    overrides = train_overrides(
+        folders,
+        tmp_path,
+        "trainer.max_epochs=4",
+        "trainer.limit_train_batches=4",
+        "trainer.limit_val_batches=0",
+        "callbacks.model_checkpoint.every_n_epochs=1",
+    )
     process = _start(overrides)
     run = _wait_for_iteration(tmp_path, process)
     last = run / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     while not last.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # land somewhere inside the next epoch or checkpoint write

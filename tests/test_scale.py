@@ -19,10 +19,14 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_ddp_on_two_cpu_processes_keeps_ranks_identical(folders, tmp_path):
-    run_train(train_overrides(
-        folders, tmp_path, "trainer=ddp_cpu",
-        "+callbacks.rank_check._target_=scgan_lightning.callbacks.RankConsistencyCheck",
-    ))
+    run_train(
+        train_overrides(
+            folders,
+            tmp_path,
+            "trainer=ddp_cpu",
+            "+callbacks.rank_check._target_=scgan_lightning.callbacks.RankConsistencyCheck",
+        )
+    )
     (run,) = run_dirs(tmp_path)
     report = json.loads((run / "rank_checksums.json").read_text())
     assert report["world_size"] == 2
@@ -32,8 +36,7 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical(folders, tmp_path):
 
 def test_multirun_refuses_ddp_at_once(folders, tmp_path):
     with pytest.raises(AssertionError, match="multirun sweeps cannot launch DDP"):
-        run_train(train_overrides(folders, tmp_path, "trainer=ddp_cpu", "seed=1,2"),
-                  multirun=True)
+        run_train(train_overrides(folders, tmp_path, "trainer=ddp_cpu", "seed=1,2"), multirun=True)
 
 
 def test_bf16_mixed_run_keeps_spectral_norm_in_float32_and_reloads_at_32(folders, tmp_path):
@@ -53,16 +56,25 @@ def test_grid_multirun_gives_each_job_its_own_directory_and_metrics(folders, tmp
     run_train(train_overrides(folders, tmp_path, "model.loss.beta=0.01,0.05"), multirun=True)
     runs = run_dirs(tmp_path)
     assert len(runs) == 2
-    betas = sorted(yaml.safe_load((r / "config_resolved.yaml").read_text())["model"]["loss"]
-                   ["beta"] for r in runs)
+    betas = sorted(
+        yaml.safe_load((r / "config_resolved.yaml").read_text())["model"]["loss"]["beta"]
+        for r in runs
+    )
     assert betas == [0.01, 0.05]
     assert all((r / "csv" / "metrics.csv").is_file() for r in runs)
 
 
 def test_optuna_sweep_runs_trials_and_reports_the_best(folders, tmp_path):
-    run_train(train_overrides(folders, tmp_path, "hparams_search=optuna",
-                              "hydra.sweeper.n_trials=2",
-                              "hydra.sweeper.sampler.n_startup_trials=2"), multirun=True)
+    run_train(
+        train_overrides(
+            folders,
+            tmp_path,
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.sampler.n_startup_trials=2",
+        ),
+        multirun=True,
+    )
     runs = run_dirs(tmp_path)
     assert len(runs) == 2
     assert all((r / "csv" / "metrics.csv").is_file() for r in runs)
@@ -72,8 +84,10 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(folders, tmp_path):
 
 
 def test_wandb_offline_run_writes_history_and_images(folders, tmp_path):
-    run_train(train_overrides(folders, tmp_path, "logger=wandb", "logger.wandb.offline=true"),
-              env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
+    run_train(
+        train_overrides(folders, tmp_path, "logger=wandb", "logger.wandb.offline=true"),
+        env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"},
+    )
     (run,) = run_dirs(tmp_path)
     (offline,) = list((run / "wandb").glob("offline-run-*"))
     (history,) = list(offline.glob("run-*.wandb"))

@@ -52,7 +52,7 @@ def train_overrides(folders: dict[str, Path], log_dir: Path, *extra: str) -> lis
 
 
 def run_train(
-    overrides: list[str], *, multirun: bool = False, env: dict | None = None, timeout: int = 300
+    overrides: list[str], *, multirun: bool = False, env: dict | None = None, timeout: int = 900
 ) -> subprocess.CompletedProcess:
     """Run the training entry point; raises with its output on failure."""
     command = [

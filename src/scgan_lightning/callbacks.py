@@ -108,8 +108,11 @@ class RankConsistencyCheck(pl.Callback):
         if not trainer.is_global_zero:
             return
         identical = bool((gathered == gathered[0]).all())
-        report = {"world_size": int(gathered.shape[0]), "identical": identical,
-                  "checksums": gathered.tolist()}
+        report = {
+            "world_size": int(gathered.shape[0]),
+            "identical": identical,
+            "checksums": gathered.tolist(),
+        }
         path = Path(trainer.default_root_dir) / self.filename
         path.write_text(json.dumps(report, indent=2))
         if not identical:
