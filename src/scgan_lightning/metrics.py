@@ -136,14 +136,22 @@ def _prepare_tensor(images: torch.Tensor, crop_border: int, test_y_channel: bool
     return x
 
 
+def _prepare_pair(
+    sr: torch.Tensor, hr: torch.Tensor, crop_border: int, test_y_channel: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if sr.shape != hr.shape:
+        raise ValueError(f"batch shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
+    return (
+        _prepare_tensor(sr, crop_border, test_y_channel),
+        _prepare_tensor(hr, crop_border, test_y_channel),
+    )
+
+
 def psnr_tensor(
     sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0, test_y_channel: bool = False
 ) -> torch.Tensor:
     """Per-image PSNR (N,) of [-1, 1] NCHW batches, after 8-bit quantisation, as ``psnr``."""
-    if sr.shape != hr.shape:
-        raise ValueError(f"batch shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
-    a = _prepare_tensor(sr, crop_border, test_y_channel)
-    b = _prepare_tensor(hr, crop_border, test_y_channel)
+    a, b = _prepare_pair(sr, hr, crop_border, test_y_channel)
     mse = (a - b).square().flatten(1).mean(dim=1)
     return 10.0 * torch.log10(255.0**2 / mse)  # mse == 0 gives inf, as BasicSR
 
@@ -152,10 +160,7 @@ def ssim_tensor(
     sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0, test_y_channel: bool = False
 ) -> torch.Tensor:
     """Per-image SSIM (N,) of [-1, 1] NCHW batches, after 8-bit quantisation, as ``ssim``."""
-    if sr.shape != hr.shape:
-        raise ValueError(f"batch shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
-    a = _prepare_tensor(sr, crop_border, test_y_channel)
-    b = _prepare_tensor(hr, crop_border, test_y_channel)
+    a, b = _prepare_pair(sr, hr, crop_border, test_y_channel)
     if min(a.shape[-2:]) < SSIM_WINDOW:
         raise ValueError(f"SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels")
     channels = a.shape[1]
