@@ -131,3 +131,17 @@ def test_a_single_non_finite_step_is_skipped_and_training_goes_on():
 def test_unknown_adam_implementation_is_refused():
     with pytest.raises(ValueError, match="adam_impl"):
         SCGANModule(width=WIDTH, adam_impl="sgd").configure_optimizers()
+
+
+def test_content_warmup_zeroes_only_the_adversarial_generator_terms():
+    torch.manual_seed(0)
+    module = SCGANModule(width=WIDTH, content_warmup_iterations=1).train()
+    batch = _batches(1)[0]
+    out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
+    warm = module.generator_losses(batch["hr"], batch["lr"], out)
+    module.iteration = 1
+    full = module.generator_losses(batch["hr"], batch["lr"], out)
+    hr_down = torch.nn.functional.avg_pool2d(batch["hr"], 4)
+    expected = torch.nn.functional.l1_loss(out["lr_gen"], hr_down)
+    assert torch.allclose(warm["G_DHL"], expected)
+    assert not torch.allclose(full["G_DHL"], expected)

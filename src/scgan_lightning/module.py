@@ -10,6 +10,7 @@ updates exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -58,6 +59,7 @@ class SCGANModule(pl.LightningModule):
         channels_last: bool = False,
         adam_impl: str = "default",
         max_nonfinite_steps: int = 10,
+        content_warmup_iterations: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -137,8 +139,14 @@ class SCGANModule(pl.LightningModule):
         }
 
     def generator_losses(self, hr, lr, out: dict) -> dict[str, torch.Tensor]:
-        """The three generator objectives against the current discriminators."""
+        """The three generator objectives against the current discriminators.
+
+        During ``content_warmup_iterations`` the adversarial weight is zero: small networks
+        learn the L1 cycles first instead of chasing discriminators that win at once.
+        """
         w = self.weights
+        if self.iteration < self.hparams.content_warmup_iterations:
+            w = dataclasses.replace(w, beta=0.0)
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
         g_dhl = generator_term(out["lr_gen"], hr_down, self.d_l1(out["lr_gen"]), w)
         forward = generator_term(out["hr_gen"], hr, self.d_h1(out["hr_gen"]), w)
