@@ -23,6 +23,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 def _start(overrides: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "scgan_lightning.train", *overrides],
+        start_new_session=True,  # its own process group, as a scheduler's job step has
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -43,18 +44,22 @@ def _wait_for_iteration(log_dir: Path, process: subprocess.Popen, timeout: float
     raise AssertionError("no training iteration was logged in time")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
-def test_preemption_signal_saves_a_checkpoint_and_exits_cleanly(folders, tmp_path, signum):
+@pytest.mark.parametrize(
+    ("signum", "workers"), [(signal.SIGTERM, 0), (signal.SIGUSR1, 0), (signal.SIGTERM, 1)]
+)
+def test_preemption_signal_saves_a_checkpoint_and_exits_cleanly(folders, tmp_path, signum, workers):
+    """The signal goes to the whole process group, DataLoader workers included."""
     overrides = train_overrides(
         folders,
         tmp_path,
         "trainer.max_epochs=50",
         "trainer.limit_train_batches=8",
         "trainer.limit_val_batches=0",
+        f"data.num_workers={workers}",
     )
     process = _start(overrides)
     run = _wait_for_iteration(tmp_path, process)
-    process.send_signal(signum)
+    os.killpg(process.pid, signum)
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)

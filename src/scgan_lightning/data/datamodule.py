@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,6 +64,16 @@ def _require(key: str, value: PathArg, count: int, needed: int, why: str) -> Non
         raise UserError(
             f"data.{key}: only {count} readable image(s) in {value}; need at least {needed} ({why})"
         )
+
+
+def ignore_preemption_signals(worker_id: int) -> None:
+    """DataLoader workers leave SIGTERM/SIGUSR1 to the main process.
+
+    Schedulers signal the whole process group; a worker killed by SIGTERM would crash the run
+    before the main process could save its preemption checkpoint.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 
 class FaceDataModule(pl.LightningDataModule):
@@ -184,6 +195,7 @@ class FaceDataModule(pl.LightningDataModule):
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,
             persistent_workers=hp.num_workers > 0,
+            worker_init_fn=ignore_preemption_signals,
         )
 
     def val_dataloader(self) -> DataLoader:
@@ -197,4 +209,5 @@ class FaceDataModule(pl.LightningDataModule):
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,
             persistent_workers=hp.num_workers > 0,
+            worker_init_fn=ignore_preemption_signals,
         )
