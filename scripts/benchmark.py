@@ -818,7 +818,7 @@ class Report:
         a, m = self.args, self.machine
         c = self.ceiling
         lines = [
-            f"Run: `{a['command']}`, {time.strftime('%Y-%m-%d %H:%M', time.localtime())}, "
+            f"Run: `{a['command']}`, {a.get('started', 'time not recorded')}, "
             f"{self.wall_s / 60:.1f} min in all.",
             "",
             f"Machine: {m['cpu']}, {m['cores']} cores, bf16 ISA: "
@@ -1014,6 +1014,7 @@ def orchestrate(args: argparse.Namespace) -> Report:
     """The whole benchmark in this process, training variants in subprocesses."""
     started = time.perf_counter()
     report = Report(args=dict(vars(args), data=str(args.data)), machine=machine_description())
+    report.args["started"] = time.strftime("%Y-%m-%d %H:%M")
     channels, size, cbatch = (64, 16, 8) if args.smoke else (256, 32, 32)
     report.args["ceiling_shape"] = f"{channels}->{channels} channels, {size}x{size}, batch {cbatch}"
     ceiling_repeats = 3 if args.smoke else 7
