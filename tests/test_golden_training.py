@@ -7,11 +7,11 @@ import json
 import pytest
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
 from scgan_lightning.module import SCGANModule
 from scgan_lightning.released import import_released
 from tests.golden_weights import GOLDEN, golden, released_state_dict
+from tests.train_runs import fit_in_memory
 
 KIND_OF = {
     "g_dhl": "degrader",
@@ -54,19 +54,7 @@ def _golden_module(**overrides) -> SCGANModule:
 def _fit_two_steps(module: SCGANModule) -> _RecordLosses:
     batches = golden("train_steps_inputs.pt")["batches"]
     recorder = _RecordLosses()
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[recorder],
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
-    loader = DataLoader(batches, batch_size=None, shuffle=False)
-    trainer.fit(module, train_dataloaders=loader)
+    fit_in_memory(module, batches, callbacks=[recorder])
     return recorder
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
 from scgan_lightning.ema import make_ema_copy, update_ema
 from scgan_lightning.module import DISCRIMINATORS, NonFiniteLossError, SCGANModule
+from tests.train_runs import fit_in_memory
 
 WIDTH = 0.125
 
@@ -31,17 +31,7 @@ def _batches(n: int, seed: int = 0, poison: bool = False) -> list[dict[str, torc
 
 
 def _fit(module: SCGANModule, batches: list[dict]) -> pl.Trainer:
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
-    return trainer
+    return fit_in_memory(module, batches)
 
 
 def _generator_grads(paper: bool) -> dict[str, dict[str, torch.Tensor]]:

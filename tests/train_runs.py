@@ -77,3 +77,23 @@ def run_train(
 def run_dirs(log_dir: Path, task: str = "train") -> list[Path]:
     """Run directories (those holding a resolved config) under ``log_dir/task``."""
     return sorted(p.parent for p in (log_dir / task).rglob("config_resolved.yaml"))
+
+
+def fit_in_memory(module, batches: list[dict], callbacks: list | None = None):
+    """One quiet CPU epoch of ``module`` over ready-made batches; returns the Trainer."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=callbacks or [],
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None, shuffle=False))
+    return trainer
