@@ -517,7 +517,7 @@ def predict_baseline_loop(ckpt: Path, inputs: Path, output: Path) -> int:
 
 
 def predict_project(
-    ckpt: Path, inputs: Path, output: Path, precision: str, batch: int, channels_last: bool = False
+    ckpt: Path, inputs: Path, output: Path, precision: str, batch: int, channels_last: bool
 ) -> int:
     """The project's folder pipeline (``scgan_lightning.predict.predict``)."""
     from scgan_lightning.predict import PredictOptions, predict
@@ -528,14 +528,11 @@ def predict_project(
         ckpt_path=str(ckpt),
         device="cpu",
         precision=precision,
+        channels_last=channels_last,
         batch_size=batch,
         progress=False,
     )
-    loaded = None
-    if channels_last:
-        loaded = load_restorer(ckpt)
-        loaded.model.to(memory_format=torch.channels_last)
-    summary = predict(options, loaded=loaded, console=Console(file=io.StringIO()))
+    summary = predict(options, console=Console(file=io.StringIO()))
     if summary.failed:
         raise RuntimeError(f"predict failed on {summary.failed} faces")
     return summary.done
@@ -543,9 +540,15 @@ def predict_project(
 
 PREDICT_VARIANTS: dict[str, str] = {
     "loop_fp32_b1": "baseline loop: batch 1, fp32, load/forward/save per face",
-    "project_fp32": "project predict(), precision 32",
-    "project_bf16": "project predict(), precision bf16",
-    "project_bf16_cl": "project predict(), bf16, model converted to channels_last here",
+    "project_fp32": "project predict(), precision=32 channels_last=false",
+    "project_bf16": "project predict(), precision=bf16 channels_last=false",
+    "project_default": "project predict() defaults: precision=auto channels_last=true",
+}
+# precision and channels_last of each project variant
+_PREDICT_SETTINGS = {
+    "project_fp32": ("32", False),
+    "project_bf16": ("bf16", False),
+    "project_default": ("auto", True),
 }
 
 
@@ -562,14 +565,9 @@ def run_predict(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             if name == "loop_fp32_b1":
                 done = predict_baseline_loop(ckpt, inputs, output)
             else:
-                precision = "bf16" if "bf16" in name else "32"
+                precision, channels_last = _PREDICT_SETTINGS[name]
                 done = predict_project(
-                    ckpt,
-                    inputs,
-                    output,
-                    precision,
-                    args.predict_batch,
-                    channels_last=name.endswith("_cl"),
+                    ckpt, inputs, output, precision, args.predict_batch, channels_last
                 )
             times[name].append(time.perf_counter() - start)
             if done != args.faces:

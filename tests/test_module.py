@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 import torch
 
 from scgan_lightning.ema import make_ema_copy, update_ema
-from scgan_lightning.module import DISCRIMINATORS, NonFiniteLossError, SCGANModule
+from scgan_lightning.module import DISCRIMINATORS, GENERATORS, NonFiniteLossError, SCGANModule
 from tests.train_runs import fit_in_memory
 
 WIDTH = 0.125
@@ -135,3 +135,30 @@ def test_content_warmup_zeroes_only_the_adversarial_generator_terms():
     expected = torch.nn.functional.l1_loss(out["lr_gen"], hr_down)
     assert torch.allclose(warm["G_DHL"], expected)
     assert not torch.allclose(full["G_DHL"], expected)
+
+
+def _changed_networks(module: SCGANModule, before: dict[str, torch.Tensor]) -> set[str]:
+    return {
+        name
+        for name in GENERATORS + DISCRIMINATORS
+        for key, value in getattr(module, name).state_dict().items()
+        if not torch.equal(value, before[f"{name}.{key}"])
+    }
+
+
+def _state(module: SCGANModule) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_pretrain_phase_trains_the_forward_generators_on_their_l1_targets_only():
+    torch.manual_seed(0)
+    module = SCGANModule(width=WIDTH, pretrain_iterations=2, content_warmup_iterations=2)
+    before = _state(module)
+    _fit(module, _batches(2))
+    assert _changed_networks(module, before) == {"g_dhl", "g_rls"}
+    assert module.iteration == 2
+
+    after_pretraining = _state(module)
+    _fit(module, _batches(1, seed=1))  # then the semi-cycled step trains all seven
+    assert _changed_networks(module, after_pretraining) == set(GENERATORS + DISCRIMINATORS)
+    assert module.iteration == 3

@@ -194,6 +194,27 @@ def test_trainer_path_writes_the_same_images(face_dir, tiny_ckpt, tmp_path):
         assert np.abs(a - b).max() <= 1, name
 
 
+def test_channels_last_default_gives_the_float32_nchw_images(face_dir, tiny_ckpt, tmp_path):
+    nchw, nhwc = tmp_path / "nchw", tmp_path / "nhwc"
+    predict.predict(_options(face_dir, nchw, tiny_ckpt, precision="32", channels_last=False))
+    predict.predict(_options(face_dir, nhwc, tiny_ckpt, precision="32"))
+    assert _sizes(nhwc).keys() == _sizes(nchw).keys()
+    for name in _sizes(nchw):
+        a = np.asarray(Image.open(nchw / name), dtype=np.int16)
+        b = np.asarray(Image.open(nhwc / name), dtype=np.int16)
+        assert np.abs(a - b).max() <= 1, name
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    cpu = torch.device("cpu")
+    assert predict.resolve_precision("32", cpu) == "32"
+    assert predict.resolve_precision("bf16", cpu) == "bf16"
+    monkeypatch.setattr(predict, "cpu_has_native_bf16", lambda: True)
+    assert predict.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(predict, "cpu_has_native_bf16", lambda: False)
+    assert predict.resolve_precision("auto", cpu) == "32"
+
+
 @pytest.mark.skipif(not PHOTO.is_file(), reason=f"shared photo not found at {PHOTO}")
 def test_photo_mode_upscales_4x_and_restores_detected_faces(tiny_ckpt, tmp_path, capsys):
     summary = predict.predict(_options(PHOTO, tmp_path, tiny_ckpt, mode="photo"))

@@ -79,7 +79,7 @@ def run_dirs(log_dir: Path, task: str = "train") -> list[Path]:
     return sorted(p.parent for p in (log_dir / task).rglob("config_resolved.yaml"))
 
 
-def fit_in_memory(module, batches: list[dict], callbacks: list | None = None):
+def fit_in_memory(module, batches: list[dict], callbacks: list | None = None, logger=False):
     """One quiet CPU epoch of ``module`` over ready-made batches; returns the Trainer."""
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
@@ -87,7 +87,7 @@ def fit_in_memory(module, batches: list[dict], callbacks: list | None = None):
     trainer = pl.Trainer(
         accelerator="cpu",
         max_epochs=1,
-        logger=False,
+        logger=logger,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,

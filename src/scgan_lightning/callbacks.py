@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -86,6 +87,44 @@ class LogParameterCounts(pl.Callback):
         counts = {f"params/{k}": v for k, v in pl_module.parameter_counts().items()}
         for logger in trainer.loggers:
             logger.log_hyperparams(counts)
+
+
+class TrainingThroughput(pl.Callback):
+    """Logs ``perf/images_per_sec`` and ``perf/iterations_per_sec`` over windows of steps.
+
+    Measured between consecutive batch ends, so data loading counts and the first (warm-up)
+    step does not. On a GPU the window average is right even though steps run asynchronously:
+    the non-finite check syncs every step.
+    """
+
+    def __init__(self, window: int = 50) -> None:
+        self.window = window
+        self._start: float | None = None
+        self._images = 0
+        self._steps = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self._start is None:
+            self._start = now
+            return
+        self._images += int(batch["hr"].shape[0]) * trainer.world_size
+        self._steps += 1
+        if self._steps < self.window:
+            return
+        elapsed = now - self._start
+        rates = {
+            "perf/images_per_sec": self._images / elapsed,
+            "perf/iterations_per_sec": self._steps / elapsed,
+        }
+        # Straight to the loggers: self.log would drop windows that end off log_every_n_steps.
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.log_metrics(rates, step=trainer.global_step)
+        self._start, self._images, self._steps = now, 0, 0
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self._start, self._images, self._steps = None, 0, 0
 
 
 class RankConsistencyCheck(pl.Callback):

@@ -60,6 +60,7 @@ class SCGANModule(pl.LightningModule):
         adam_impl: str = "default",
         max_nonfinite_steps: int = 10,
         content_warmup_iterations: int = 0,
+        pretrain_iterations: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -204,6 +205,8 @@ class SCGANModule(pl.LightningModule):
         opt_g, opt_d = self.optimizers()
         # A NaN batch would poison BatchNorm running statistics during the forward pass.
         norm_stats = [b.clone() for b in self.g_rls.buffers()]
+        if self.iteration < self.hparams.pretrain_iterations:
+            return self._pretrain_step(hr, z, opt_g, norm_stats)
 
         out = self.generator_outputs(hr, lr, z)
 
@@ -218,30 +221,54 @@ class SCGANModule(pl.LightningModule):
         g_ok = self._finite_step(opt_g, g_total, GENERATORS)
         self._set_requires_grad(DISCRIMINATORS, True)
 
-        if not (d_ok and g_ok):
+        self._finish_step(d_ok and g_ok, g_ok, norm_stats)
+        return self._log_step({**d_losses, **g_losses}, hr.shape[0], opt_g, opt_d)
+
+    def _pretrain_step(self, hr, z, opt_g, norm_stats: list[torch.Tensor]) -> dict:
+        """L1 only, forward-cycle generators only: G_DHL towards avgpool(HR), G_RLS from it.
+
+        At widths a CPU can train, the semi-cycled step starts with a degrader whose L1 error
+        to avgpool(HR) stays near 0.3 for hundreds of steps, so the restorer learns from noise.
+        This stage (the PSNR-oriented pre-training of ESRGAN-style recipes) gives both
+        networks their L1 targets directly; the restorer reads avgpool(HR), not G_DHL's output.
+        """
+        hr_down = F.avg_pool2d(hr, self.hparams.scale)
+        losses = {
+            "pretrain_G_DHL": F.l1_loss(self.g_dhl(hr, z), hr_down),
+            "pretrain_G_RLS": F.l1_loss(self.g_rls(self._prepare(hr_down)), hr),
+        }
+        ok = self._finite_step(opt_g, self.weights.alpha * sum(losses.values()), ("g_dhl", "g_rls"))
+        self._finish_step(ok, ok, norm_stats)
+        return self._log_step(losses, hr.shape[0], opt_g, None)
+
+    def _finish_step(self, all_ok: bool, g_ok: bool, norm_stats: list[torch.Tensor]) -> None:
+        """Undo BatchNorm statistics of a skipped step, count it, update EMA, advance."""
+        if not all_ok:
             with torch.no_grad():
                 for buffer, saved in zip(self.g_rls.buffers(), norm_stats, strict=True):
                     buffer.copy_(saved)
-        self._track_nonfinite(d_ok and g_ok)
+        self._track_nonfinite(all_ok)
         if g_ok and self.ema_rls is not None:
             update_ema(self.ema_rls, self.g_rls, self.hparams.ema_decay)
         self.iteration += 1
 
-        losses = {k: v.detach() for k, v in {**d_losses, **g_losses}.items()}
-        self.log_dict(
-            {f"train/{k}": v for k, v in losses.items()}, prog_bar=False, batch_size=hr.shape[0]
-        )
+    def _log_step(self, raw: dict, batch_size: int, opt_g, opt_d) -> dict[str, torch.Tensor]:
+        losses = {k: v.detach() for k, v in raw.items()}
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, batch_size=batch_size)
+        rates = {"lr/generators": opt_g.param_groups[0]["lr"]}
+        if opt_d is not None:
+            rates["lr/discriminators"] = opt_d.param_groups[0]["lr"]
         self.log_dict(
             {
                 "iteration": float(self.iteration),
                 "train/nonfinite_steps": float(self.nonfinite_total),
-                "lr/generators": opt_g.param_groups[0]["lr"],
-                "lr/discriminators": opt_d.param_groups[0]["lr"],
+                **rates,
             },
-            batch_size=hr.shape[0],
+            batch_size=batch_size,
         )
+        restorer_loss = losses.get("G_RLS", losses.get("pretrain_G_RLS"))
         self.log(
-            "train/G_RLS_loss", losses["G_RLS"], prog_bar=True, logger=False, batch_size=hr.shape[0]
+            "train/G_RLS_loss", restorer_loss, prog_bar=True, logger=False, batch_size=batch_size
         )
         return losses
 

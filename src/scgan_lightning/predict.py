@@ -13,7 +13,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from .errors import UserError
 
 BUNDLED_CHECKPOINT = "scgan_faces_small.pt"
 MODES = ("faces", "photo")
-PRECISIONS = ("32", "bf16")
+PRECISIONS = ("auto", "32", "bf16")
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -96,7 +96,8 @@ class PredictOptions:
     mode: str = "faces"
     batch_size: int = 64
     device: str = "auto"
-    precision: str = "32"
+    precision: str = "auto"
+    channels_last: bool = True
     save_cmp: bool = False
     suffix: str = ""
     hr_size: int = 64
@@ -113,7 +114,7 @@ class PredictOptions:
         if self.mode not in MODES:
             raise UserError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.precision not in PRECISIONS:
-            raise UserError(f"precision must be 32 or bf16, got {self.precision!r}")
+            raise UserError(f"precision must be auto, 32 or bf16, got {self.precision!r}")
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(self.device)):
             raise UserError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         if self.batch_size < 1:
@@ -297,13 +298,38 @@ def load_model(ckpt_path: str | None) -> LoadedRestorer:
         return load_restorer(path)
 
 
-def restore_batch(model: nn.Module, lr: torch.Tensor, precision: str = "32") -> torch.Tensor:
+def cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: where bfloat16 convolutions beat float32 (elsewhere they are
+    emulated and slower). Read from /proc/cpuinfo, so False off Linux."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto``: bf16 where the hardware runs it natively (outputs stay within ~60 dB PSNR of
+    float32, docs/PERFORMANCE.md), else 32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "32"
+    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "32"
+
+
+def restore_batch(
+    model: nn.Module, lr: torch.Tensor, precision: str = "32", channels_last: bool = False
+) -> torch.Tensor:
     """SR for a batch of LR faces in [-1, 1], float32, on the model's device.
 
     ``bf16`` runs under autocast (convolutions in bfloat16, the rest in float32).
+    ``channels_last`` hands the network NHWC input, to match a model converted to it.
     """
     device = next(model.parameters()).device
     lr = lr.to(device, non_blocking=True)
+    if channels_last:
+        lr = lr.contiguous(memory_format=torch.channels_last)
     with (
         torch.inference_mode(),
         torch.autocast(device.type, dtype=torch.bfloat16, enabled=str(precision) == "bf16"),
@@ -437,7 +463,11 @@ def run_faces(
     """Face crops in, restored faces out, batch by batch."""
     task = progress.add_task("restoring faces", total=len(items))
     for batch in face_loader(items, lr_size, options.batch_size, options.num_workers):
-        sr = restore_batch(model, batch["lr"], options.precision) if batch["index"] else None
+        sr = (
+            restore_batch(model, batch["lr"], options.precision, options.channels_last)
+            if batch["index"]
+            else None
+        )
         writer.write_batch(batch, sr)
         progress.advance(task, len(batch["index"]) + len(batch["errors"]))
 
@@ -543,7 +573,10 @@ def run_photos(
             writer.report.fail(sample["error"])
             continue
         parts = sample["lr"].split(options.batch_size)
-        sr = [restore_batch(model, part, options.precision).cpu() for part in parts]
+        sr = [
+            restore_batch(model, part, options.precision, options.channels_last).cpu()
+            for part in parts
+        ]
         writer.write(sample, torch.cat(sr) if sr else sample["lr"])
 
 
@@ -568,13 +601,17 @@ def predict(
     report = Report(console or make_console())
     for message in clashes:
         report.fail(message)
+    device = resolve_device(options.device)
+    options = replace(options, precision=resolve_precision(options.precision, device))
     if options.use_trainer:
         from .predict_lightning import predict_with_trainer
 
         writer = FaceWriter(inputs.items, outputs, report, options.save_cmp)
         return predict_with_trainer(loaded.model, inputs.items, writer, options, lr_size)
 
-    model = loaded.model.to(resolve_device(options.device)).eval()
+    model = loaded.model.to(device).eval()
+    if options.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     with make_progress(report.console, options.progress) as progress:
         if options.mode == "photo":
             writer = PhotoWriter(inputs.items, outputs, report, options, loaded.scale)
