@@ -1,12 +1,17 @@
-"""Training callbacks that have no other test: throughput logging."""
+"""Training callbacks tested in process: throughput logging, a signal during validation."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
+import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers.logger import Logger
+from torch.utils.data import DataLoader
 
-from scgan_lightning.callbacks import TrainingThroughput
+from scgan_lightning.callbacks import CheckpointOnSignal, TrainingThroughput
 from scgan_lightning.module import SCGANModule
 from tests.train_runs import fit_in_memory
 
@@ -33,16 +38,20 @@ class RecordingLogger(Logger):
         pass
 
 
+def _batches(n: int, size: int = 3) -> list[dict[str, torch.Tensor]]:
+    return [
+        {
+            "hr": torch.rand(size, 3, 64, 64) * 2 - 1,
+            "lr": torch.rand(size, 3, 16, 16) * 2 - 1,
+            "z": torch.randn(size, 1, 64),
+        }
+        for _ in range(n)
+    ]
+
+
 def test_throughput_is_logged_once_per_window_whatever_log_every_n_steps():
     torch.manual_seed(0)
-    batches = [
-        {
-            "hr": torch.rand(3, 3, 64, 64) * 2 - 1,
-            "lr": torch.rand(3, 3, 16, 16) * 2 - 1,
-            "z": torch.randn(3, 1, 64),
-        }
-        for _ in range(7)
-    ]
+    batches = _batches(7)
     logger = RecordingLogger()
     module = SCGANModule(width=0.125, pretrain_iterations=7)
     fit_in_memory(module, batches, callbacks=[TrainingThroughput(window=3)], logger=logger)
@@ -52,3 +61,34 @@ def test_throughput_is_logged_once_per_window_whatever_log_every_n_steps():
     for row in rates:
         assert row["perf/images_per_sec"] == pytest.approx(3 * row["perf/iterations_per_sec"])
         assert row["perf/images_per_sec"] > 0
+
+
+class SignalDuringValidation(pl.Callback):
+    """Sends SIGUSR1 to this process in the middle of the first real validation."""
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        if not trainer.sanity_checking and batch_idx == 1:
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+
+def test_signal_during_validation_still_saves_and_stops(tmp_path):
+    torch.manual_seed(0)
+    module = SCGANModule(width=0.125, pretrain_iterations=100)
+    save = CheckpointOnSignal(dirpath=str(tmp_path))
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=3,
+        val_check_interval=2,
+        num_sanity_val_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[save, SignalDuringValidation()],
+    )
+    train = DataLoader(_batches(4), batch_size=None)
+    val = DataLoader(_batches(3), batch_size=None)
+    trainer.fit(module, train_dataloaders=train, val_dataloaders=val)
+    checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert checkpoint["scgan"]["iteration"] == 2  # saved after the validation at batch 2
+    assert module.iteration == 2  # and no training batch ran after it

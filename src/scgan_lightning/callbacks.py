@@ -184,6 +184,15 @@ class CheckpointOnSignal(pl.Callback):
             signal.signal(sig, handler)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._save_if_signalled(trainer)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        """A signal during validation: Lightning stops before the next training batch, so
+        that batch's hook would never run; save here instead."""
+        if not trainer.sanity_checking:
+            self._save_if_signalled(trainer)
+
+    def _save_if_signalled(self, trainer) -> None:
         if not (self.requested or getattr(trainer, "received_sigterm", False)):
             return
         trainer.save_checkpoint(self.path)
