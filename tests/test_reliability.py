@@ -104,3 +104,27 @@ def test_same_seed_gives_bit_identical_weights(folders, tmp_path):
     wa = torch.load(a / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     wb = torch.load(b / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     assert all(torch.equal(v, wb[k]) for k, v in wa.items())
+
+
+EXIT_MID_EPOCH = """
+from scgan_lightning.data.datamodule import FaceDataModule
+dm = FaceDataModule(hr_dir="data/demo/hr_train", lr_dir="data/demo/lr_train",
+                    val_hr_dir="data/demo/hr_val", num_workers=1, batch_size=4, val_batch_size=4)
+dm.setup("fit")
+batches = iter(dm.val_dataloader())
+next(batches)  # the worker is still busy with prefetched batches when the interpreter exits
+"""
+
+
+def test_exit_with_a_worker_mid_epoch_does_not_hang():
+    """Workers ignore SIGTERM, which multiprocessing's exit handler relies on; a run stopped by
+    a signal during validation used to hang at exit waiting for its validation worker."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_MID_EPOCH],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

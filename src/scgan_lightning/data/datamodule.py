@@ -9,9 +9,13 @@ randomness, and persistent workers stay correct.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import multiprocessing
+import multiprocessing.util  # registers its exit handler now, so that ours runs before it
 import os
 import signal
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,6 +78,35 @@ def ignore_preemption_signals(worker_id: int) -> None:
     """
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+
+class _WorkerTrackingLoader(DataLoader):
+    """A DataLoader that records its worker processes, for :func:`kill_data_workers`."""
+
+    def _get_iterator(self):
+        iterator = super()._get_iterator()
+        _WORKERS.update(getattr(iterator, "_workers", ()))
+        return iterator
+
+
+_WORKERS: weakref.WeakSet[multiprocessing.process.BaseProcess] = weakref.WeakSet()
+
+
+def kill_data_workers() -> None:
+    """Kill the datamodule's DataLoader workers that are still running (at interpreter exit).
+
+    The workers ignore SIGTERM, so multiprocessing's own exit handler, which terminates
+    daemonic children with SIGTERM and then joins them, would wait forever on a worker left
+    mid-epoch (as a run stopped by a signal during validation did).
+    """
+    for worker in list(_WORKERS):
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+
+
+# atexit runs handlers last-in first-out: this one before multiprocessing.util's (imported above).
+atexit.register(kill_data_workers)
 
 
 class FaceDataModule(pl.LightningDataModule):
@@ -187,27 +220,27 @@ class FaceDataModule(pl.LightningDataModule):
         hp = self.hparams
         if self.train_set is None:
             raise RuntimeError("call setup('fit') before train_dataloader()")
-        return DataLoader(
+        return self._loader(
             self.train_set,
             batch_size=hp.batch_size,
             sampler=EpochShuffleSampler(len(self.train_set), hp.seed),
             drop_last=True,
-            num_workers=hp.num_workers,
-            pin_memory=hp.pin_memory,
-            persistent_workers=hp.num_workers > 0,
-            worker_init_fn=ignore_preemption_signals,
         )
 
     def val_dataloader(self) -> DataLoader:
         hp = self.hparams
         if self.val_set is None:
             raise RuntimeError("call setup('validate') before val_dataloader()")
-        return DataLoader(
-            self.val_set,
-            batch_size=hp.val_batch_size,
-            shuffle=False,
+        return self._loader(self.val_set, batch_size=hp.val_batch_size, shuffle=False)
+
+    def _loader(self, dataset, **kwargs) -> DataLoader:
+        """Persistent workers that leave preemption signals to the main process."""
+        hp = self.hparams
+        return _WorkerTrackingLoader(
+            dataset,
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,
             persistent_workers=hp.num_workers > 0,
             worker_init_fn=ignore_preemption_signals,
+            **kwargs,
         )
