@@ -1068,7 +1068,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="repetitions of every variant; order reversed every other one",
     )
     parser.add_argument("--faces", type=int, default=512, help="predict: faces (0 skips)")
-    parser.add_argument("--predict-batch", type=int, default=64)
+    parser.add_argument("--predict-batch", type=int, default=16)
     parser.add_argument("--fidelity-steps", type=int, default=50, help="0 skips")
     parser.add_argument("--fidelity-batch", type=int, default=4)
     parser.add_argument(

@@ -94,7 +94,7 @@ class PredictOptions:
     ckpt_path: str | None = None
     recursive: bool = True
     mode: str = "faces"
-    batch_size: int = 64
+    batch_size: int = 16
     device: str = "auto"
     precision: str = "auto"
     channels_last: bool = True
