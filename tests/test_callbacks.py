@@ -9,7 +9,6 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers.logger import Logger
-from torch.utils.data import DataLoader
 
 from scgan_lightning.callbacks import CheckpointOnSignal, TrainingThroughput
 from scgan_lightning.module import SCGANModule
@@ -75,20 +74,15 @@ def test_signal_during_validation_still_saves_and_stops(tmp_path):
     torch.manual_seed(0)
     module = SCGANModule(width=0.125, pretrain_iterations=100)
     save = CheckpointOnSignal(dirpath=str(tmp_path))
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    fit_in_memory(
+        module,
+        _batches(4),
+        callbacks=[save, SignalDuringValidation()],
+        val_batches=_batches(3),
         max_epochs=3,
         val_check_interval=2,
         num_sanity_val_steps=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[save, SignalDuringValidation()],
     )
-    train = DataLoader(_batches(4), batch_size=None)
-    val = DataLoader(_batches(3), batch_size=None)
-    trainer.fit(module, train_dataloaders=train, val_dataloaders=val)
     checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert checkpoint["scgan"]["iteration"] == 2  # saved after the validation at batch 2
     assert module.iteration == 2  # and no training batch ran after it

@@ -79,21 +79,37 @@ def run_dirs(log_dir: Path, task: str = "train") -> list[Path]:
     return sorted(p.parent for p in (log_dir / task).rglob("config_resolved.yaml"))
 
 
-def fit_in_memory(module, batches: list[dict], callbacks: list | None = None, logger=False):
-    """One quiet CPU epoch of ``module`` over ready-made batches; returns the Trainer."""
+def fit_in_memory(
+    module, batches: list[dict], callbacks: list | None = None, logger=False, **options
+):
+    """Quiet CPU training of ``module`` over ready-made batches; returns the Trainer.
+
+    One epoch and no validation unless ``options`` say otherwise (``val_batches`` takes
+    validation batches; the rest go to ``pl.Trainer``).
+    """
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
 
+    val_batches = options.pop("val_batches", None)
+    settings = {
+        "max_epochs": 1,
+        "num_sanity_val_steps": 0,
+        "limit_val_batches": 0 if val_batches is None else None,
+        **options,
+    }
     trainer = pl.Trainer(
         accelerator="cpu",
-        max_epochs=1,
         logger=logger,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=callbacks or [],
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
+        **settings,
     )
-    trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None, shuffle=False))
+    val = None if val_batches is None else DataLoader(val_batches, batch_size=None)
+    trainer.fit(
+        module,
+        train_dataloaders=DataLoader(batches, batch_size=None, shuffle=False),
+        val_dataloaders=val,
+    )
     return trainer
