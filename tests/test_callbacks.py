@@ -12,7 +12,7 @@ from pytorch_lightning.loggers.logger import Logger
 
 from scgan_lightning.callbacks import CheckpointOnSignal, TrainingThroughput
 from scgan_lightning.module import SCGANModule
-from tests.train_runs import fit_in_memory
+from tests.train_runs import fit_in_memory, random_batches
 
 
 class RecordingLogger(Logger):
@@ -37,20 +37,9 @@ class RecordingLogger(Logger):
         pass
 
 
-def _batches(n: int, size: int = 3) -> list[dict[str, torch.Tensor]]:
-    return [
-        {
-            "hr": torch.rand(size, 3, 64, 64) * 2 - 1,
-            "lr": torch.rand(size, 3, 16, 16) * 2 - 1,
-            "z": torch.randn(size, 1, 64),
-        }
-        for _ in range(n)
-    ]
-
-
 def test_throughput_is_logged_once_per_window_whatever_log_every_n_steps():
     torch.manual_seed(0)
-    batches = _batches(7)
+    batches = random_batches(7, size=3)
     logger = RecordingLogger()
     module = SCGANModule(width=0.125, pretrain_iterations=7)
     fit_in_memory(module, batches, callbacks=[TrainingThroughput(window=3)], logger=logger)
@@ -76,9 +65,9 @@ def test_signal_during_validation_still_saves_and_stops(tmp_path):
     save = CheckpointOnSignal(dirpath=str(tmp_path))
     fit_in_memory(
         module,
-        _batches(4),
+        random_batches(4, size=3),
         callbacks=[save, SignalDuringValidation()],
-        val_batches=_batches(3),
+        val_batches=random_batches(3, seed=1, size=3),
         max_epochs=3,
         val_check_interval=2,
         num_sanity_val_steps=1,

@@ -8,26 +8,9 @@ import torch
 
 from scgan_lightning.ema import make_ema_copy, update_ema
 from scgan_lightning.module import DISCRIMINATORS, GENERATORS, NonFiniteLossError, SCGANModule
-from tests.train_runs import fit_in_memory
+from tests.train_runs import fit_in_memory, random_batches
 
 WIDTH = 0.125
-
-
-def _batches(n: int, seed: int = 0, poison: bool = False) -> list[dict[str, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        hr = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
-        if poison:
-            hr[0, 0, 0, 0] = float("nan")
-        out.append(
-            {
-                "hr": hr,
-                "lr": torch.rand(2, 3, 16, 16, generator=g) * 2 - 1,
-                "z": torch.randn(2, 1, 64, generator=g),
-            }
-        )
-    return out
 
 
 def _fit(module: SCGANModule, batches: list[dict]) -> pl.Trainer:
@@ -37,7 +20,7 @@ def _fit(module: SCGANModule, batches: list[dict]) -> pl.Trainer:
 def _generator_grads(paper: bool) -> dict[str, dict[str, torch.Tensor]]:
     torch.manual_seed(0)
     module = SCGANModule(width=WIDTH, backward_cycle_trains_restorer=paper).train()
-    batch = _batches(1)[0]
+    batch = random_batches(1)[0]
     out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
     module._set_requires_grad(DISCRIMINATORS, False)
     losses = module.generator_losses(batch["hr"], batch["lr"], out)
@@ -62,7 +45,7 @@ def test_paper_option_adds_only_the_backward_cycle_gradient_to_the_restorer():
 
 def test_iteration_counts_batches_and_is_checkpointed():
     module = SCGANModule(width=WIDTH)
-    trainer = _fit(module, _batches(3))
+    trainer = _fit(module, random_batches(3))
     assert module.iteration == 3
     checkpoint: dict = {}
     module.on_save_checkpoint(checkpoint)
@@ -88,7 +71,7 @@ def test_ema_update_is_the_exponential_average():
 
 def test_ema_restorer_is_used_for_inference_when_enabled():
     module = SCGANModule(width=WIDTH, ema_decay=0.9)
-    _fit(module, _batches(2))
+    _fit(module, random_batches(2))
     assert module.inference_restorer is module.ema_rls
     differs = any(
         not torch.equal(a, b)
@@ -102,7 +85,7 @@ def test_non_finite_steps_are_skipped_then_stop_the_run():
     module = SCGANModule(width=WIDTH, max_nonfinite_steps=3)
     before = {k: v.clone() for k, v in module.state_dict().items() if "sn.weight_" not in k}
     with pytest.raises(NonFiniteLossError, match="3 training steps in a row"):
-        _fit(module, _batches(5, poison=True))
+        _fit(module, random_batches(5, poison=True))
     after = module.state_dict()
     assert module.nonfinite_total == 3
     assert all(torch.equal(v, after[k]) for k, v in before.items()), "a poisoned step updated"
@@ -110,8 +93,8 @@ def test_non_finite_steps_are_skipped_then_stop_the_run():
 
 def test_a_single_non_finite_step_is_skipped_and_training_goes_on():
     module = SCGANModule(width=WIDTH, max_nonfinite_steps=3)
-    batches = _batches(3)
-    batches[1] = _batches(1, seed=5, poison=True)[0]
+    batches = random_batches(3)
+    batches[1] = random_batches(1, seed=5, poison=True)[0]
     _fit(module, batches)
     assert module.nonfinite_total == 1
     assert module.nonfinite_in_a_row == 0
@@ -126,7 +109,7 @@ def test_unknown_adam_implementation_is_refused():
 def test_content_warmup_zeroes_only_the_adversarial_generator_terms():
     torch.manual_seed(0)
     module = SCGANModule(width=WIDTH, content_warmup_iterations=1).train()
-    batch = _batches(1)[0]
+    batch = random_batches(1)[0]
     out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
     warm = module.generator_losses(batch["hr"], batch["lr"], out)
     module.iteration = 1
@@ -154,11 +137,11 @@ def test_pretrain_phase_trains_the_forward_generators_on_their_l1_targets_only()
     torch.manual_seed(0)
     module = SCGANModule(width=WIDTH, pretrain_iterations=2, content_warmup_iterations=2)
     before = _state(module)
-    _fit(module, _batches(2))
+    _fit(module, random_batches(2))
     assert _changed_networks(module, before) == {"g_dhl", "g_rls"}
     assert module.iteration == 2
 
     after_pretraining = _state(module)
-    _fit(module, _batches(1, seed=1))  # then the semi-cycled step trains all seven
+    _fit(module, random_batches(1, seed=1))  # then the semi-cycled step trains all seven
     assert _changed_networks(module, after_pretraining) == set(GENERATORS + DISCRIMINATORS)
     assert module.iteration == 3

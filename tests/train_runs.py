@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +78,29 @@ def run_train(
 def run_dirs(log_dir: Path, task: str = "train") -> list[Path]:
     """Run directories (those holding a resolved config) under ``log_dir/task``."""
     return sorted(p.parent for p in (log_dir / task).rglob("config_resolved.yaml"))
+
+
+def random_batches(
+    n: int, seed: int = 0, size: int = 2, poison: bool = False
+) -> list[dict[str, torch.Tensor]]:
+    """``n`` seeded training batches of random 64x64 HR, 16x16 LR and noise ``z``.
+
+    ``poison`` puts a NaN into every HR batch, for the non-finite guard.
+    """
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        hr = torch.rand(size, 3, 64, 64, generator=g) * 2 - 1
+        if poison:
+            hr[0, 0, 0, 0] = float("nan")
+        out.append(
+            {
+                "hr": hr,
+                "lr": torch.rand(size, 3, 16, 16, generator=g) * 2 - 1,
+                "z": torch.randn(size, 1, 64, generator=g),
+            }
+        )
+    return out
 
 
 def fit_in_memory(
