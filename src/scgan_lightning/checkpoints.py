@@ -90,11 +90,7 @@ def load_restorer(path: str | os.PathLike, prefer_ema: bool = True) -> LoadedRes
     if not isinstance(payload, Mapping):
         raise CheckpointError(f"{source}: expected a dict, found {type(payload).__name__}")
 
-    if (
-        "pytorch-lightning_version" in payload
-        or "lightning_version" in payload
-        or ("state_dict" in payload and "hyper_parameters" in payload)
-    ):
+    if _is_lightning(payload):
         state = payload.get("state_dict", {})
         hparams = payload.get("hyper_parameters", {}) or {}
         ema = _strip(state, EMA_PREFIX)
@@ -125,3 +121,37 @@ def load_restorer(path: str | os.PathLike, prefer_ema: bool = True) -> LoadedRes
     except CheckpointError as err:
         raise CheckpointError(f"{source}: {err}") from None
     return LoadedRestorer(model.eval(), "released", False, 4)
+
+
+def _is_lightning(payload: Mapping[str, Any]) -> bool:
+    return (
+        "pytorch-lightning_version" in payload
+        or "lightning_version" in payload
+        or ("state_dict" in payload and "hyper_parameters" in payload)
+    )
+
+
+# Networks a training run can start from, by their attribute names in SCGANModule.
+TRAINABLE_NETWORKS = ("g_dhl", "g_rls", "g_dsl", "d_l1", "d_l2", "d_h1", "d_h2", "ema_rls")
+
+
+def initial_states(path: str | os.PathLike) -> dict[str, dict[str, torch.Tensor]]:
+    """Per-network state dicts to start a run from (``model.init_from``).
+
+    A training ``.ckpt`` gives every network it holds; a ``restorer.pt`` or the released file
+    gives the restorer (and its EMA copy). Optimiser state and counters are not read: this is
+    a warm start, not a resume.
+    """
+    source = str(path)
+    if not Path(path).expanduser().is_file():
+        raise CheckpointError(f"{source}: no such file (model.init_from)")
+    payload = load_weights_file(path)
+    if isinstance(payload, Mapping) and _is_lightning(payload):
+        state = payload.get("state_dict", {})
+        states = {name: _strip(state, f"{name}.") for name in TRAINABLE_NETWORKS}
+        states = {name: s for name, s in states.items() if s}
+        if not states:
+            raise CheckpointError(f"{source}: a Lightning checkpoint without SCGAN networks")
+        return states
+    restorer = load_restorer(path).model.state_dict()
+    return {"g_rls": restorer, "ema_rls": restorer}

@@ -18,7 +18,9 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from .checkpoints import initial_states
 from .ema import make_ema_copy, update_ema
+from .errors import CheckpointError
 from .losses import LossWeights, generator_term, hinge_discriminator
 from .metrics import psnr_tensor, ssim_tensor
 from .nets import NOISE_DIM, Degrader, Discriminator, Restorer
@@ -61,6 +63,9 @@ class SCGANModule(pl.LightningModule):
         max_nonfinite_steps: int = 10,
         content_warmup_iterations: int = 0,
         pretrain_iterations: int = 0,
+        pretrain_restorer: bool = True,
+        lr_d: float | None = None,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -78,8 +83,29 @@ class SCGANModule(pl.LightningModule):
         self.iteration = 0
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
+        if init_from:
+            self._initialise_from(init_from)
         if channels_last:
             self.to(memory_format=torch.channels_last)
+
+    def _initialise_from(self, path: str) -> None:
+        """Start from trained weights (not a resume: optimisers and counters start fresh)."""
+        states = initial_states(path)
+        for name, state in states.items():
+            network = getattr(self, name, None)
+            if network is None:
+                continue
+            try:
+                network.load_state_dict(state)
+            except RuntimeError as err:
+                first_line = str(err).strip().splitlines()[-1].strip()
+                raise CheckpointError(
+                    f"{path}: its {name} does not fit model.width={self.hparams.width} "
+                    f"({first_line})"
+                ) from None
+        if self.ema_rls is not None and "ema_rls" not in states and "g_rls" in states:
+            self.ema_rls.load_state_dict(self.g_rls.state_dict())
+        log.info("initialised %s from %s", ", ".join(sorted(states)), path)
 
     # ----------------------------------------------------------------- optimisers
     def configure_optimizers(self):
@@ -98,7 +124,7 @@ class SCGANModule(pl.LightningModule):
         )
         opt_d = torch.optim.Adam(
             [{"params": getattr(self, n).parameters(), "name": n} for n in DISCRIMINATORS],
-            **adam_kwargs,
+            **{**adam_kwargs, "lr": hp.lr_d if hp.lr_d is not None else hp.lr},
         )
         sched = hp.scheduler or {}
         t_max, eta_min = sched.get("t_max", 10), sched.get("eta_min", 1e-5)
@@ -143,22 +169,26 @@ class SCGANModule(pl.LightningModule):
         """The three generator objectives against the current discriminators.
 
         During ``content_warmup_iterations`` the adversarial weight is zero: small networks
-        learn the L1 cycles first instead of chasing discriminators that win at once.
+        learn the L1 cycles first instead of chasing discriminators that win at once. The
+        ``*_l1`` entries are the content parts alone, for the logs.
         """
         w = self.weights
         if self.iteration < self.hparams.content_warmup_iterations:
-            w = dataclasses.replace(w, beta=0.0)
+            w = dataclasses.replace(w, beta=0.0, beta_degrader=0.0, beta_restorer=0.0)
+        w_deg, w_rls = w.for_degraders(), w.for_restorer()
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
-        g_dhl = generator_term(out["lr_gen"], hr_down, self.d_l1(out["lr_gen"]), w)
-        forward = generator_term(out["hr_gen"], hr, self.d_h1(out["hr_gen"]), w)
-        real = generator_term(out["ups"], out["hr_gen_r"], self.d_h2(out["hr_gen_r"]), w)
-        g_dsl = generator_term(out["lr_real_2"], lr, self.d_l2(out["lr_real_2"]), w)
+        g_dhl = generator_term(out["lr_gen"], hr_down, self.d_l1(out["lr_gen"]), w_deg)
+        forward = generator_term(out["hr_gen"], hr, self.d_h1(out["hr_gen"]), w_rls)
+        real = generator_term(out["ups"], out["hr_gen_r"], self.d_h2(out["hr_gen_r"]), w_rls)
+        g_dsl = generator_term(out["lr_real_2"], lr, self.d_l2(out["lr_real_2"]), w_deg)
         return {
             "G_DHL": g_dhl,
             "G_RLS": w.theta * forward + w.gamma * real,
             "G_RLS_forward": forward,
             "G_RLS_real": real,
             "G_DSL": g_dsl,
+            "G_DHL_l1": F.l1_loss(out["lr_gen"].detach(), hr_down),
+            "G_RLS_forward_l1": F.l1_loss(out["hr_gen"].detach(), hr),
         }
 
     def _set_requires_grad(self, names: tuple[str, ...], flag: bool) -> None:
@@ -231,13 +261,16 @@ class SCGANModule(pl.LightningModule):
         to avgpool(HR) stays near 0.3 for hundreds of steps, so the restorer learns from noise.
         This stage (the PSNR-oriented pre-training of ESRGAN-style recipes) gives both
         networks their L1 targets directly; the restorer reads avgpool(HR), not G_DHL's output.
+        ``pretrain_restorer=False`` trains G_DHL alone, for a restorer that came trained
+        (``init_from``).
         """
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
-        losses = {
-            "pretrain_G_DHL": F.l1_loss(self.g_dhl(hr, z), hr_down),
-            "pretrain_G_RLS": F.l1_loss(self.g_rls(self._prepare(hr_down)), hr),
-        }
-        ok = self._finite_step(opt_g, self.weights.alpha * sum(losses.values()), ("g_dhl", "g_rls"))
+        losses = {"pretrain_G_DHL": F.l1_loss(self.g_dhl(hr, z), hr_down)}
+        trained: tuple[str, ...] = ("g_dhl",)
+        if self.hparams.pretrain_restorer:
+            losses["pretrain_G_RLS"] = F.l1_loss(self.g_rls(self._prepare(hr_down)), hr)
+            trained += ("g_rls",)
+        ok = self._finite_step(opt_g, self.weights.alpha * sum(losses.values()), trained)
         self._finish_step(ok, ok, norm_stats)
         return self._log_step(losses, hr.shape[0], opt_g, None)
 
@@ -267,9 +300,14 @@ class SCGANModule(pl.LightningModule):
             batch_size=batch_size,
         )
         restorer_loss = losses.get("G_RLS", losses.get("pretrain_G_RLS"))
-        self.log(
-            "train/G_RLS_loss", restorer_loss, prog_bar=True, logger=False, batch_size=batch_size
-        )
+        if restorer_loss is not None:
+            self.log(
+                "train/G_RLS_loss",
+                restorer_loss,
+                prog_bar=True,
+                logger=False,
+                batch_size=batch_size,
+            )
         return losses
 
     def _track_nonfinite(self, ok: bool) -> None:
