@@ -190,3 +190,26 @@ def test_cli_writes_reports_and_reports_bad_input_in_one_line(
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: {missing}: no such folder (hr_dir)"
     ]
+
+
+def test_cli_defaults_to_the_bundled_restorer(tmp_path, monkeypatch, capsys) -> None:
+    demo_hr = Path(__file__).resolve().parents[1] / "data" / "demo" / "hr_val"
+    out = tmp_path / "evaluation"
+    code = _run_cli(
+        monkeypatch,
+        f"hr_dir={demo_hr}",
+        "max_images=4",
+        "device=cpu",
+        f"output_dir={out}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert code == 0, capsys.readouterr().err
+    checkpoint = json.loads((out / "metrics.json").read_text())["checkpoint"]
+    assert checkpoint["path"] == "bundled scgan_faces_small.pt" and checkpoint["ema"]
+
+
+def test_cli_answers_an_unknown_key_with_the_closest_one(tmp_path, monkeypatch, capsys) -> None:
+    assert _run_cli(monkeypatch, "hr_dri=faces/", f"hydra.run.dir={tmp_path}") == 2
+    assert capsys.readouterr().err == (
+        "error: unknown config key hr_dri (did you mean hr_dir?); see conf/evaluate.yaml\n"
+    )

@@ -90,3 +90,11 @@ def test_bad_requests_are_one_line_errors(exported, tmp_path, monkeypatch, capsy
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: {missing}: no such checkpoint file"
     ]
+
+
+def test_export_defaults_to_the_bundled_restorer(tmp_path) -> None:
+    paths = export_restorer(None, tmp_path, formats=["torchscript"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.load(str(paths["torchscript"]))
+    assert traced(torch.zeros(2, 3, 16, 16)).shape == (2, 3, 64, 64)

@@ -1,4 +1,8 @@
-"""Prediction: face folders, whole photos, the released checkpoint, the CLI and bad input."""
+"""Prediction: face folders, whole photos, the released checkpoint, the CLI and bad input.
+
+Everything here reads the repository's own demo data (``data/demo``), so no test skips when
+``../shared`` is absent.
+"""
 
 from __future__ import annotations
 
@@ -14,22 +18,22 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from scgan_lightning import faces, predict
+from scgan_lightning import predict
 from scgan_lightning.checkpoints import load_restorer, save_restorer
 from scgan_lightning.data.image_io import resize
 from scgan_lightning.errors import UserError
+from scgan_lightning.inference import inputs as inputs_module
+from scgan_lightning.inference import models, writers
+from scgan_lightning.inference.options import FaceOptions, PhotoOptions
+from scgan_lightning.inference.photo_mode import upscale
 from scgan_lightning.nets import Restorer
 from scgan_lightning.predict import PredictOptions, restore_batch
 from tests.golden_weights import golden, released_state_dict
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-LR_FACES = SHARED / "data" / "faces_lr_real"
-PHOTO = SHARED / "data" / "photos" / "8.jpg"  # 490x353, the cascade finds 4 faces at 12 px
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+LR_FACES = DEMO / "lr_test"
+PHOTO = DEMO / "photo.jpg"  # 490x353 class photo; YuNet finds 69 faces, all under 15 px
 CONF = Path(predict.__file__).parent / "conf"
-
-needs_shared = pytest.mark.skipif(
-    not LR_FACES.is_dir(), reason=f"shared face data not found at {SHARED / 'data'}"
-)
 
 
 def _sizes(folder: Path) -> dict[str, tuple[int, int]]:
@@ -43,6 +47,8 @@ def _bytes(folder: Path) -> dict[str, bytes]:
 
 
 def _options(input_path: Path, output: Path, ckpt: Path | None, **kw) -> PredictOptions:
+    kw.setdefault("precision", "32")  # exact, and no timing run in most tests
+    kw.setdefault("channels_last", False)
     return PredictOptions(
         input=str(input_path),
         output=str(output),
@@ -53,11 +59,11 @@ def _options(input_path: Path, output: Path, ckpt: Path | None, **kw) -> Predict
 
 
 def _run_main(overrides: list[str]) -> int:
-    """The Hydra entry point in-process; returns its exit code."""
+    """The Hydra task function in-process; returns its exit code."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("predict", overrides=overrides)
     try:
-        predict.main.__wrapped__(cfg)
+        predict._main.__wrapped__(cfg)
     except SystemExit as exit_:
         return int(exit_.code)
     return 0
@@ -71,6 +77,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """precision=auto writes its timing cache here, not in the user's home."""
+    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +103,7 @@ def released_ckpt(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def face_dir(tmp_path_factory) -> Path:
-    """24 real 16x16 LR faces: 16 at the top, 8 in ``sub/``."""
-    if not LR_FACES.is_dir():
-        pytest.skip(f"shared face data not found at {LR_FACES}")
+    """24 real 16x16 LR faces from the demo set: 16 at the top, 8 in ``sub/``."""
     folder = tmp_path_factory.mktemp("faces")
     names = sorted(p.name for p in LR_FACES.glob("*.png"))[:24]
     (folder / "sub").mkdir()
@@ -109,13 +119,49 @@ def _expected_names(face_dir: Path) -> set[str]:
 def test_faces_mode_writes_64px_pngs_at_relative_paths(face_dir, tiny_ckpt, tmp_path):
     out = tmp_path / "out"
     summary = predict.predict(_options(face_dir, out, tiny_ckpt, batch_size=10, save_cmp=True))
-    assert (summary.done, summary.failed) == (24, 0)
+    assert (summary.done, summary.failed, summary.skipped) == (24, 0, 0)
     sizes = _sizes(out)
     names = _expected_names(face_dir)
     assert {n for n in sizes if not n.startswith("cmp/")} == names
     assert {n for n, s in sizes.items() if s == (64, 64)} == names
     assert {n[4:] for n, s in sizes.items() if n.startswith("cmp/") and s == (128, 64)} == names
     assert all(Image.open(out / n).mode == "RGB" for n in names)
+
+
+def test_cmp_shows_the_users_original_beside_the_result(tmp_path, tiny_ckpt):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    original = Image.open(sorted((DEMO / "hr_val").glob("*.png"))[0]).convert("RGB")
+    original.resize((40, 40), Image.Resampling.LANCZOS).save(inputs / "face.png")
+    faces = FaceOptions(allow_downscale=True)
+    options = _options(inputs, tmp_path / "out", tiny_ckpt, save_cmp=True, faces=faces)
+    assert predict.predict(options).done == 1
+    cmp = np.asarray(Image.open(tmp_path / "out" / "cmp" / "face.png"))
+    expected = np.asarray(resize(Image.open(inputs / "face.png").convert("RGB"), 64))
+    assert np.array_equal(cmp[:, :64], expected)  # the 40 px original, not the 16 px input
+    assert np.array_equal(cmp[:, 64:], np.asarray(Image.open(tmp_path / "out" / "face.png")))
+
+
+def test_face_mode_skips_a_crop_larger_than_the_input_and_names_the_option(
+    face_dir, tiny_ckpt, tmp_path, capsys
+):
+    inputs = tmp_path / "in"
+    shutil.copytree(face_dir / "sub", inputs)
+    Image.new("RGB", (512, 512), (90, 60, 40)).save(inputs / "big.png")
+    summary = predict.predict(_options(inputs, tmp_path / "out", tiny_ckpt))
+    assert (summary.done, summary.failed, summary.skipped) == (8, 0, 1)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "big.png" in line]
+    assert lines == [
+        f"skipped: {inputs / 'big.png'}: 512x512 px is larger than the model's 16x16 input, "
+        "not shrunk (faces.allow_downscale=true restores it anyway)"
+    ]
+    assert not (tmp_path / "out" / "big.png").exists()
+    assert "skipped: 1" in summary.line()
+
+    faces = FaceOptions(allow_downscale=True)
+    again = predict.predict(_options(inputs, tmp_path / "again", tiny_ckpt, faces=faces))
+    assert (again.done, again.skipped) == (9, 0)
+    assert Image.open(tmp_path / "again" / "big.png").size == (64, 64)
 
 
 def test_cli_reports_bad_files_writes_the_rest_and_exits_1(face_dir, tiny_ckpt, tmp_path):
@@ -137,6 +183,8 @@ def test_cli_reports_bad_files_writes_the_rest_and_exits_1(face_dir, tiny_ckpt, 
             "input=in",
             "output=out",
             "batch_size=8",
+            "precision=32",
+            "channels_last=false",
             "progress=false",
         ],
         cwd=tmp_path,
@@ -157,6 +205,27 @@ def test_cli_reports_bad_files_writes_the_rest_and_exits_1(face_dir, tiny_ckpt, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out", "reference"]
 
 
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("batchsize=4", "unknown config key batchsize (did you mean batch_size?)"),
+        ("photo.max_faces=20", "unknown config key photo.max_faces (did you mean photo.max_face?)"),
+        ("faces.allow_downscaling=true", "(did you mean faces.allow_downscale?)"),
+    ],
+)
+def test_cli_answers_an_unknown_key_with_the_closest_one(tmp_path, argument, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "scgan_lightning.predict", "input=x", "output=y", argument],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_released_checkpoint_matches_golden_outputs(released_ckpt):
     loaded = load_restorer(released_ckpt)
     data = golden("restorer_eval.pt")
@@ -169,7 +238,6 @@ def test_released_checkpoint_matches_golden_outputs(released_ckpt):
     assert (out_bf16 - out).abs().mean().item() < 0.02
 
 
-@needs_shared
 def test_released_checkpoint_restores_real_faces(released_ckpt, face_dir, tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -194,10 +262,10 @@ def test_trainer_path_writes_the_same_images(face_dir, tiny_ckpt, tmp_path):
         assert np.abs(a - b).max() <= 1, name
 
 
-def test_channels_last_default_gives_the_float32_nchw_images(face_dir, tiny_ckpt, tmp_path):
+def test_channels_last_gives_the_float32_nchw_images(face_dir, tiny_ckpt, tmp_path):
     nchw, nhwc = tmp_path / "nchw", tmp_path / "nhwc"
-    predict.predict(_options(face_dir, nchw, tiny_ckpt, precision="32", channels_last=False))
-    predict.predict(_options(face_dir, nhwc, tiny_ckpt, precision="32"))
+    predict.predict(_options(face_dir, nchw, tiny_ckpt))
+    predict.predict(_options(face_dir, nhwc, tiny_ckpt, channels_last=True))
     assert _sizes(nhwc).keys() == _sizes(nchw).keys()
     for name in _sizes(nchw):
         a = np.asarray(Image.open(nchw / name), dtype=np.int16)
@@ -205,35 +273,40 @@ def test_channels_last_default_gives_the_float32_nchw_images(face_dir, tiny_ckpt
         assert np.abs(a - b).max() <= 1, name
 
 
-def test_auto_precision_follows_the_hardware(monkeypatch):
-    cpu = torch.device("cpu")
-    assert predict.resolve_precision("32", cpu) == "32"
-    assert predict.resolve_precision("bf16", cpu) == "bf16"
-    monkeypatch.setattr(predict, "cpu_has_native_bf16", lambda: True)
-    assert predict.resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(predict, "cpu_has_native_bf16", lambda: False)
-    assert predict.resolve_precision("auto", cpu) == "32"
-
-
-@pytest.mark.skipif(not PHOTO.is_file(), reason=f"shared photo not found at {PHOTO}")
-def test_photo_mode_upscales_4x_and_restores_detected_faces(tiny_ckpt, tmp_path, capsys):
+def test_photo_mode_restores_the_small_faces_and_leaves_the_rest_bicubic(
+    tiny_ckpt, tmp_path, capsys
+):
     summary = predict.predict(_options(PHOTO, tmp_path, tiny_ckpt, mode="photo"))
     photo = Image.open(PHOTO).convert("RGB")
-    result = Image.open(tmp_path / "8.png")
-    assert result.size == (photo.width * 4, photo.height * 4)
-    assert summary.done == 1 and summary.faces > 0
+    result = np.asarray(Image.open(tmp_path / "photo.png"))
+    assert result.shape == (photo.height * 4, photo.width * 4, 3)
+    assert summary.done == 1 and 50 <= summary.faces <= 90
+    assert summary.restored == summary.faces and summary.too_large == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]  # no extras
+    err = capsys.readouterr().err
+    assert f"photo.jpg: {summary.faces} faces found, restored {summary.faces}, left 0" in err
+    bicubic = upscale(photo, 4)
+    changed = np.any(result != bicubic, axis=2)
+    assert 0.005 < changed.mean() < 0.2  # the faces, not the whole photo
+
+    policy = predict.predict(
+        _options(
+            PHOTO, tmp_path / "policy", tiny_ckpt, mode="photo", photo=PhotoOptions(max_face=11)
+        )
+    )
+    assert policy.faces == summary.faces and policy.too_large > 0
+    assert policy.restored + policy.too_large == policy.faces
+    assert f"left {policy.too_large} larger than 11 px" in policy.line()
+
+
+def test_photo_mode_writes_faces_and_cmp_only_on_request(tiny_ckpt, tmp_path):
+    photo = PhotoOptions(save_faces=True)
+    options = _options(PHOTO, tmp_path, tiny_ckpt, mode="photo", save_cmp=True, photo=photo)
+    summary = predict.predict(options)
     crops = _sizes(tmp_path / "faces")
-    assert len(crops) == 2 * summary.faces
-    assert crops["8_0_lr.png"] == (16, 16) and crops["8_0_sr.png"] == (64, 64)
-    assert f"8.jpg: {summary.faces} faces restored" in capsys.readouterr().err
-    # Away from the faces the photo is the plain bicubic upscale.
-    boxes = faces.crop_faces(photo, faces.detect_faces(photo), 0.25)
-    untouched = np.ones((result.height, result.width), dtype=bool)
-    for box, _ in boxes:
-        untouched[box.y * 4 : (box.y + box.h) * 4, box.x * 4 : (box.x + box.w) * 4] = False
-    bicubic = np.asarray(resize(photo, result.size))
-    assert np.array_equal(np.asarray(result)[untouched], bicubic[untouched])
-    assert not np.array_equal(np.asarray(result)[~untouched], bicubic[~untouched])
+    assert len(crops) == 2 * summary.restored
+    assert crops["photo_0_lr.png"] == (16, 16) and crops["photo_0_sr.png"] == (64, 64)
+    assert Image.open(tmp_path / "cmp" / "photo.png").size == (490 * 8, 353 * 4)
 
 
 def test_output_equal_to_input_is_refused_unless_suffix(face_dir, tiny_ckpt, tmp_path, capsys):
@@ -247,7 +320,7 @@ def test_output_equal_to_input_is_refused_unless_suffix(face_dir, tiny_ckpt, tmp
     assert _bytes(inputs) == before
 
     args = [f"ckpt_path={tiny_ckpt}", f"input={inputs}", f"output={inputs}", "suffix=_sr"]
-    assert _run_main([*args, "progress=false"]) == 0
+    assert _run_main([*args, "progress=false", "precision=32"]) == 0
     after = _bytes(inputs)
     assert {k: v for k, v in after.items() if k in before} == before
     assert set(after) - set(before) == {n.replace(".png", "_sr.png") for n in before}
@@ -278,18 +351,18 @@ def test_unwritable_output_fails_before_loading(face_dir, tmp_path):
 
 def test_input_that_does_not_exist_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no such file or folder"):
-        predict.collect_inputs(str(tmp_path / "nope"))
+        inputs_module.collect_inputs(str(tmp_path / "nope"))
     with pytest.raises(UserError, match="no images"):
-        predict.collect_inputs(str(tmp_path))
+        inputs_module.collect_inputs(str(tmp_path))
 
 
 def test_single_file_and_glob_output_names(face_dir):
     first = sorted(face_dir.glob("*.png"))[0]
-    single = predict.collect_inputs(str(first))
+    single = inputs_module.collect_inputs(str(first))
     assert [i.rel for i in single.items] == [Path(first.stem)]
-    globbed = predict.collect_inputs(str(face_dir / "**" / "*.png"), recursive=True)
+    globbed = inputs_module.collect_inputs(str(face_dir / "**" / "*.png"), recursive=True)
     assert {i.rel.as_posix() + ".png" for i in globbed.items} == _expected_names(face_dir)
-    flat = predict.collect_inputs(str(face_dir / "*.png"), recursive=False)
+    flat = inputs_module.collect_inputs(str(face_dir / "*.png"), recursive=False)
     assert len(flat.items) == 16
 
 
@@ -304,9 +377,9 @@ def test_same_output_name_is_reported_not_overwritten(face_dir, tiny_ckpt, tmp_p
     assert "a.png: same output name as" in capsys.readouterr().err
 
 
-def test_outputs_never_write_over_an_input(face_dir, tmp_path):
-    inputs = predict.collect_inputs(str(face_dir / "sub"))
-    guard = predict.Outputs(face_dir / "sub", "", inputs)
+def test_outputs_never_write_over_an_input(face_dir):
+    inputs = inputs_module.collect_inputs(str(face_dir / "sub"))
+    guard = writers.Outputs(face_dir / "sub", "", inputs)
     victim = inputs.items[0].path
     before = victim.read_bytes()
     with pytest.raises(UserError, match="is an input file"):
@@ -315,12 +388,12 @@ def test_outputs_never_write_over_an_input(face_dir, tmp_path):
 
 
 def test_default_checkpoint_is_looked_up_in_package_assets(tiny_ckpt, tmp_path, monkeypatch):
-    monkeypatch.setattr(predict.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(models.resources, "files", lambda package: tmp_path)
     with pytest.raises(UserError, match="pass ckpt_path="):
-        predict.load_model(None)
+        models.load_model(None)
     (tmp_path / "assets").mkdir()
-    shutil.copy(tiny_ckpt, tmp_path / "assets" / predict.BUNDLED_CHECKPOINT)
-    assert predict.load_model(None).source == "restorer"
+    shutil.copy(tiny_ckpt, tmp_path / "assets" / models.BUNDLED_RESTORER)
+    assert models.load_model(None).source == "restorer"
 
 
 def test_invalid_options_are_user_errors():
@@ -330,36 +403,14 @@ def test_invalid_options_are_user_errors():
         PredictOptions(input="a", output="b", precision="16")
     with pytest.raises(UserError, match="batch_size must be a number, got 'many'"):
         PredictOptions(input="a", output="b", batch_size="many")
+    with pytest.raises(UserError, match="channels_last must be auto, true or false"):
+        PredictOptions(input="a", output="b", channels_last="sometimes")
     with pytest.raises(UserError, match=r"photo\.feather"):
-        predict.PhotoOptions(feather=0.9)
-
-
-def test_square_box_is_square_and_inside_the_image():
-    box = faces.square_box(faces.Box(2, 90, 20, 16), margin=0.25, width=100, height=100)
-    assert box.w == box.h == 30
-    assert box.x == 0 and box.y == 70  # shifted inward, not cut
-    # Larger than the photo: shrunk to its height, still centred on the face where possible.
-    assert faces.square_box(faces.Box(0, 0, 80, 80), 0.5, 100, 60) == faces.Box(10, 0, 60, 60)
-
-
-def test_paste_faces_blends_only_inside_the_box():
-    photo = np.full((40, 40, 3), 10, np.uint8)
-    face = np.full((8, 8, 3), 250, np.uint8)
-    hard = faces.paste_faces(photo, [face], [faces.Box(2, 3, 4, 4)], scale=2, feather=0.0)
-    assert (hard[6:14, 4:12] == 250).all()
-    hard[6:14, 4:12] = 10
-    assert (hard == 10).all()
-    soft = faces.paste_faces(photo, [face], [faces.Box(2, 3, 4, 4)], scale=2, feather=0.5)
-    assert soft[10, 8, 0] > soft[6, 4, 0] > 10  # centre near the face, edge blended
-    assert (photo == 10).all()  # input untouched
-
-
-def test_missing_opencv_gives_install_hint(monkeypatch):
-    faces.face_detector.cache_clear()
-    monkeypatch.setitem(sys.modules, "cv2", None)
-    with pytest.raises(UserError, match=r"scgan_lightning\[faces\]"):
-        faces.detect_faces(np.zeros((20, 20, 3), np.uint8))
-    faces.face_detector.cache_clear()
+        PhotoOptions(feather=0.9)
+    with pytest.raises(UserError, match=r"photo\.detector must be one of yunet, haar"):
+        PhotoOptions(detector="dlib")
+    with pytest.raises(UserError, match=r"photo\.max_face=4 is below photo\.min_face=8"):
+        PhotoOptions(max_face=4)
 
 
 def test_hostile_inputs_are_reported_and_the_good_ones_restored(tiny_ckpt, tmp_path, capsys):
@@ -368,7 +419,8 @@ def test_hostile_inputs_are_reported_and_the_good_ones_restored(tiny_ckpt, tmp_p
     folder = hostile_folder(tmp_path)
     before = _bytes(folder)
     out = tmp_path / "out"
-    summary = predict.predict(_options(folder, out, tiny_ckpt))
+    faces = FaceOptions(allow_downscale=True)  # the good files are 32 px
+    summary = predict.predict(_options(folder, out, tiny_ckpt, faces=faces))
     assert summary.done == 7
     assert summary.failed == len(BAD_FILES)
     report = capsys.readouterr()

@@ -9,7 +9,6 @@ claim has to beat. ``python -m scgan_lightning.evaluate ckpt_path=... hr_dir=...
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,9 +23,11 @@ from rich.table import Table
 from torch import nn
 
 from . import metrics
-from .checkpoints import load_restorer
+from .config_utils import check_scale, cli, exit_on_user_error, resolve_device
 from .data.image_io import center_square, list_images, read_rgb, resize, to_tensor, to_uint8
 from .errors import UserError
+from .inference.engine import RestoreEngine
+from .inference.models import load_model, model_label
 
 # Row names of the tables: the restorer's output and the bicubic baseline.
 SR, BICUBIC = "SR", "bicubic"
@@ -83,14 +84,13 @@ def bicubic_upsample(lr: torch.Tensor, size: int) -> torch.Tensor:
     return torch.stack([to_tensor(resize(Image.fromarray(to_uint8(x)), size)) for x in lr])
 
 
-@torch.inference_mode()
-def _restore(model: nn.Module, lr: torch.Tensor, device: torch.device) -> torch.Tensor:
-    return _as_8bit(model(lr.to(device)).float().cpu())
+def _engine(model: nn.Module, device: str | torch.device, batch_size: int, scale: int):
+    """Float32, NCHW: scores must not depend on the machine's fastest settings."""
+    return RestoreEngine(model, device, batch_size=batch_size, scale=scale)
 
 
 def _check_settings(hr_size: int, scale: int, batch_size: int, max_images: int | None) -> None:
-    if hr_size <= 0 or hr_size % scale:
-        raise UserError(f"hr_size={hr_size} must be a positive multiple of the scale {scale}")
+    check_scale(hr_size, scale)
     if batch_size < 1:
         raise UserError(f"batch_size={batch_size} must be at least 1")
     if max_images is not None and max_images < 1:
@@ -130,6 +130,7 @@ def evaluate_paired(
             f"of the {hr_size}-pixel images for SSIM"
         )
     device = torch.device(device)
+    engine = _engine(model, device, batch_size, scale)
     files = _image_files(hr_dir, "hr_dir", max_images)
     scores: dict[str, dict[str, list[torch.Tensor]]] = {
         SR: defaultdict(list),
@@ -142,7 +143,7 @@ def evaluate_paired(
                 [degrade(x, degradation, scale, seed + start + i) for i, x in enumerate(hr)]
             )
         )
-        outputs = {SR: _restore(model, lr, device), BICUBIC: bicubic_upsample(lr, hr_size)}
+        outputs = {SR: _as_8bit(engine.restore(lr)), BICUBIC: bicubic_upsample(lr, hr_size)}
         for name, sr in outputs.items():
             scores[name]["psnr"].append(metrics.psnr_tensor(sr, hr, crop_border, test_y_channel))
             scores[name]["ssim"].append(metrics.ssim_tensor(sr, hr, crop_border, test_y_channel))
@@ -188,6 +189,7 @@ def evaluate_unpaired(
     """
     _check_settings(hr_size, scale, batch_size, max_images)
     device = torch.device(device)
+    engine = _engine(model, device, batch_size, scale)
     extractor = extractor.to(device).eval()
     lr_files = _image_files(lr_dir, "lr_dir", max_images)
     hr_files = _image_files(ref_hr_dir, "ref_hr_dir", max_images)
@@ -198,7 +200,7 @@ def evaluate_unpaired(
     fake: dict[str, list[torch.Tensor]] = {SR: [], BICUBIC: []}
     for _, chunk in _chunks(lr_files, batch_size):
         lr = _load(chunk, hr_size // scale)
-        fake[SR].append(features(_restore(model, lr, device)))
+        fake[SR].append(features(_as_8bit(engine.restore(lr))))
         fake[BICUBIC].append(features(bicubic_upsample(lr, hr_size)))
     real = torch.cat(
         [features(_load(chunk, hr_size)) for _, chunk in _chunks(hr_files, batch_size)]
@@ -293,26 +295,11 @@ def write_reports(result: dict[str, Any], output_dir: str | Path) -> tuple[Path,
 # ----------------------------------------------------------------------------- entry point
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserError(
-            f"device={name!r} is not a torch device (cpu, cuda, cuda:1, auto)"
-        ) from None
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Compose the evaluation the config asks for, print and save its table."""
-    if not cfg.ckpt_path:
-        raise UserError(
-            "ckpt_path is not set (give ckpt_path=<restorer.pt | .ckpt | released .pth>)"
-        )
-    device = _device(cfg.device)
-    loaded = load_restorer(cfg.ckpt_path)
-    model = loaded.model.to(device)
+    device = resolve_device(cfg.device)
+    loaded = load_model(cfg.ckpt_path)
+    model = loaded.model
     common = {
         "scale": loaded.scale,
         "hr_size": cfg.hr_size,
@@ -348,7 +335,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
     else:
         raise UserError(f"mode={cfg.mode!r} unknown; choose paired or unpaired")
-    result["checkpoint"] = {"path": str(cfg.ckpt_path), "source": loaded.source, "ema": loaded.ema}
+    checkpoint = model_label(cfg.ckpt_path)
+    result["checkpoint"] = {"path": checkpoint, "source": loaded.source, "ema": loaded.ema}
     json_path, md_path = write_reports(result, cfg.output_dir)
     console = Console()
     console.print(render_table(result))
@@ -357,13 +345,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    """Console script ``scgan-evaluate``: one-line errors, exit status 2 on bad input."""
-    try:
-        run(cfg)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+@exit_on_user_error
+def _main(cfg: DictConfig) -> None:
+    """One-line errors, exit status 2 on bad input."""
+    run(cfg)
+
+
+main = cli("evaluate", _main)  # console script scgan-evaluate
 
 
 if __name__ == "__main__":

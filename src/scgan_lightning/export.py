@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,8 +18,9 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from .checkpoints import load_restorer
+from .config_utils import check_scale, cli, exit_on_user_error
 from .errors import UserError
+from .inference.models import load_model
 
 FILENAMES = {"onnx": "restorer.onnx", "torchscript": "restorer.ts"}
 # Opset 17 runs on every onnxruntime of the last years and has every op the restorer uses.
@@ -54,7 +54,7 @@ def _write_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> N
 
 
 def _targets(
-    ckpt_path: Path, output_dir: Path, formats: Sequence[str], overwrite: bool
+    ckpt_path: Path | None, output_dir: Path, formats: Sequence[str], overwrite: bool
 ) -> dict[str, Path]:
     unknown = sorted(set(formats) - set(FILENAMES))
     if unknown or not formats:
@@ -66,7 +66,7 @@ def _targets(
             "or export formats=[torchscript] only"
         )
     for path in targets.values():
-        if path.resolve() == ckpt_path.resolve():
+        if ckpt_path and path.resolve() == ckpt_path.resolve():
             raise UserError(f"{path}: refusing to overwrite the input checkpoint")
         if path.exists() and not overwrite:
             raise UserError(f"{path}: already exists (pass overwrite=true to replace it)")
@@ -74,7 +74,7 @@ def _targets(
 
 
 def export_restorer(
-    ckpt_path: str | os.PathLike,
+    ckpt_path: str | os.PathLike | None,
     output_dir: str | os.PathLike,
     *,
     formats: Sequence[str] = ("onnx", "torchscript"),
@@ -82,21 +82,18 @@ def export_restorer(
     opset: int = DEFAULT_OPSET,
     overwrite: bool = False,
 ) -> dict[str, Path]:
-    """Export the restorer of ``ckpt_path`` (any file ``load_restorer`` reads); paths by format.
+    """Export the restorer of ``ckpt_path`` (any file ``load_restorer`` reads; None: the
+    bundled restorer); paths by format.
 
     Every target is checked before anything is written; each file is written beside its
     final name and renamed, so an interrupted export leaves no half-written model behind.
     """
-    ckpt = Path(ckpt_path).expanduser()
+    ckpt = Path(ckpt_path).expanduser() if ckpt_path else None
     folder = Path(output_dir).expanduser()
     targets = _targets(ckpt, folder, formats, overwrite)
-    loaded = load_restorer(ckpt)
-    if hr_size <= 0 or hr_size % loaded.scale:
-        raise UserError(
-            f"hr_size={hr_size} must be a positive multiple of the scale {loaded.scale}"
-        )
+    loaded = load_model(str(ckpt) if ckpt else None)
+    lr_size = check_scale(hr_size, loaded.scale)
     model = loaded.model.cpu().eval()
-    lr_size = hr_size // loaded.scale
     example = torch.zeros(1, 3, lr_size, lr_size)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -116,25 +113,22 @@ def export_restorer(
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")
-def main(cfg: DictConfig) -> None:
-    """Console script ``scgan-export``: one-line errors, exit status 2 on bad input."""
-    try:
-        if not cfg.ckpt_path:
-            raise UserError("ckpt_path is not set (give ckpt_path=<restorer.pt | .ckpt | .pth>)")
-        paths = export_restorer(
-            cfg.ckpt_path,
-            cfg.output_dir,
-            formats=list(cfg.formats),
-            hr_size=cfg.hr_size,
-            opset=cfg.opset,
-            overwrite=cfg.overwrite,
-        )
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+@exit_on_user_error
+def _main(cfg: DictConfig) -> None:
+    """One-line errors, exit status 2 on bad input."""
+    paths = export_restorer(
+        cfg.ckpt_path,
+        cfg.output_dir,
+        formats=list(cfg.formats),
+        hr_size=cfg.hr_size,
+        opset=cfg.opset,
+        overwrite=cfg.overwrite,
+    )
     for path in paths.values():
         print(f"wrote {path}")
 
+
+main = cli("export", _main)  # console script scgan-export
 
 if __name__ == "__main__":
     main()

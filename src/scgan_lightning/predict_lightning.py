@@ -1,8 +1,8 @@
 """Face prediction through ``Trainer.predict``, so one command can use several GPUs.
 
 Each process restores its share of the files (Lightning splits the loader without repeats)
-and writes them itself through the same ``FaceWriter`` as the direct path, so both paths give
-the same files.
+and writes them itself through the same ``FaceWriter`` as the direct path; the batch goes
+through the network in ``inference.engine.restore_batch``, under Lightning's precision.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 from torch import nn
+from torch.utils.data import DataLoader
 
-from .predict import FaceWriter, InputItem, PredictOptions, Summary, face_loader
+from .inference.engine import restore_batch
+from .inference.face_mode import FaceWriter
+from .inference.options import PredictOptions
+from .inference.writers import Summary
 
 _PRECISION = {"32": "32-true", "bf16": "bf16-mixed"}
 
@@ -27,12 +31,9 @@ class RestorerPredictModule(pl.LightningModule):
         super().__init__()
         self.restorer = restorer
 
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        return self.restorer(lr)
-
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        """``batch`` holds ``lr`` and ``path`` (plus ``index`` and read ``errors``)."""
-        sr = self(batch["lr"]).float() if batch["index"] else batch["lr"]
+        """``batch`` holds ``lr`` and ``path`` (plus ``index``, read ``errors`` and ``skips``)."""
+        sr = restore_batch(self.restorer, batch["lr"]) if batch["index"] else None
         return {"sr": sr, "path": batch["path"]}
 
 
@@ -46,7 +47,7 @@ class SRPredictionWriter(BasePredictionWriter):
 
     def on_predict_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         summary = self.writer.report.summary
-        self._start = Summary(summary.done, summary.failed)
+        self._start = Summary(summary.done, summary.failed, summary.skipped)
 
     def write_on_batch_end(
         self,
@@ -62,14 +63,19 @@ class SRPredictionWriter(BasePredictionWriter):
 
     def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Sum this run's counts over processes so every process reports the whole job."""
-        summary = self.writer.report.summary
+        summary, start = self.writer.report.summary, self._start
         local = torch.tensor(
-            [summary.done - self._start.done, summary.failed - self._start.failed],
+            [
+                summary.done - start.done,
+                summary.failed - start.failed,
+                summary.skipped - start.skipped,
+            ],
             device=pl_module.device,
         )
         total = trainer.strategy.reduce(local, reduce_op="sum").tolist()
-        summary.done = self._start.done + int(total[0])
-        summary.failed = self._start.failed + int(total[1])
+        summary.done = start.done + int(total[0])
+        summary.failed = start.failed + int(total[1])
+        summary.skipped = start.skipped + int(total[2])
 
 
 def _accelerator(device: str) -> str:
@@ -85,22 +91,21 @@ def _devices(options: PredictOptions) -> int | str | list[int]:
 
 def predict_with_trainer(
     restorer: nn.Module,
-    items: Sequence[InputItem],
+    loader: DataLoader,
     writer: FaceWriter,
     options: PredictOptions,
-    lr_size: int,
+    precision: str,
 ) -> Summary:
-    """Restore ``items`` (face crops) with ``Trainer.predict``; returns the job's summary."""
+    """Restore the loader's face crops with ``Trainer.predict``; returns the job's summary."""
     trainer = pl.Trainer(
         accelerator=_accelerator(options.device),
         devices=_devices(options),
-        precision=_PRECISION[options.precision],
+        precision=_PRECISION[precision],
         callbacks=[SRPredictionWriter(writer)],
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=options.progress,
     )
-    loader = face_loader(items, lr_size, options.batch_size, options.num_workers)
     trainer.predict(RestorerPredictModule(restorer), dataloaders=loader, return_predictions=False)
     return writer.report.summary

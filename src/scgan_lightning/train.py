@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .config_utils import (
+    cli,
     exit_on_user_error,
     instantiate_group,
     print_config_tree,
@@ -83,11 +84,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 @exit_on_user_error
-def main(cfg: DictConfig) -> float | None:
+def _main(cfg: DictConfig) -> float | None:
     """Hydra entry point."""
     metrics = run(cfg)
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None
+
+
+main = cli("train", _main)  # unknown keys are answered with the closest valid one first
 
 
 if __name__ == "__main__":

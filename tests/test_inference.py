@@ -1,0 +1,198 @@
+"""The inference package: the detector, the size policy, run settings chosen by measurement,
+the engine, paste-back geometry and the shared helpers' answers to unknown keys."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from scgan_lightning.config_utils import check_overrides
+from scgan_lightning.errors import UserError
+from scgan_lightning.inference import detect, geometry, tuning
+from scgan_lightning.inference.detect import Box, Face
+from scgan_lightning.inference.engine import RestoreEngine, RunSettings
+from scgan_lightning.inference.options import PhotoOptions
+from scgan_lightning.inference.photo_mode import PhotoRestorer, upscale
+from scgan_lightning.nets import Restorer
+
+PHOTO = Path(__file__).resolve().parents[1] / "data" / "demo" / "photo.jpg"
+F32, F32_CL = RunSettings("32", False), RunSettings("32", True)
+BF16, BF16_CL = RunSettings("bf16", False), RunSettings("bf16", True)
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return np.asarray(Image.open(PHOTO).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def engine() -> RestoreEngine:
+    torch.manual_seed(0)
+    return RestoreEngine(Restorer(width=0.125), "cpu", batch_size=4)
+
+
+def test_yunet_finds_the_tiny_faces_of_the_demo_photo(photo):
+    faces = detect.make_detector("yunet", min_face=8)(photo)
+    assert 50 <= len(faces) <= 90  # 69 with opencv-python-headless 4.14
+    assert sum(f.box.side <= 20 for f in faces) >= 0.9 * len(faces)
+    assert all(f.landmarks.shape == (5, 2) and 0.6 <= f.score <= 1 for f in faces)
+    height, width = photo.shape[:2]
+    assert all(f.box.x + f.box.w <= width and f.box.y + f.box.h <= height for f in faces)
+    assert faces == sorted(faces, key=lambda f: (f.box.y, f.box.x))
+
+
+def test_haar_stays_available_and_finds_fewer(photo):
+    haar = detect.make_detector("haar", min_face=8)(photo)
+    assert len(haar) < len(detect.make_detector("yunet", min_face=8)(photo))
+    with pytest.raises(UserError, match=r"photo\.detector must be one of yunet, haar"):
+        detect.make_detector("dlib", 8)
+
+
+def test_missing_opencv_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    with pytest.raises(UserError, match=r"scgan_lightning\[faces\]"):
+        detect.make_detector("yunet", 8)
+
+
+class FixedFaces:
+    """A stand-in detector: the same faces for every photo."""
+
+    def __init__(self, faces: list[Face]) -> None:
+        self.faces = faces
+
+    def __call__(self, image: np.ndarray) -> list[Face]:
+        return self.faces
+
+
+def test_a_face_above_max_face_keeps_the_background_upsample(photo, engine):
+    small, large = Face(Box(40, 40, 16, 16), 0.9), Face(Box(200, 100, 40, 40), 0.9)
+    options = PhotoOptions(max_face=18)
+    result = PhotoRestorer(engine, FixedFaces([small, large]), options, 16)(Image.fromarray(photo))
+    background = upscale(Image.fromarray(photo), 4)
+    assert (result.found, result.restored, result.too_large) == (2, 1, 1)
+    big = np.s_[100 * 4 : 140 * 4, 200 * 4 : 240 * 4]
+    assert np.array_equal(result.canvas[big], background[big])
+    tiny = np.s_[40 * 4 : 56 * 4, 40 * 4 : 56 * 4]
+    assert not np.array_equal(result.canvas[tiny], background[tiny])
+    outside = np.ones(background.shape[:2], bool)
+    outside[tiny[0], tiny[1]] = False
+    assert np.array_equal(result.canvas[outside], background[outside])
+
+
+def test_fastest_never_picks_the_slower_setting():
+    # The Xeon of issue 12: bf16 slower than float32.
+    assert tuning.fastest({F32: 0.75, F32_CL: 0.047, BF16: 0.2, BF16_CL: 0.078}) == F32_CL
+    # bf16 faster, but by less than the margin: float32 (outputs exact, time within 10%).
+    assert tuning.fastest({F32: 0.1, BF16: 0.095}) == F32
+    # bf16 clearly faster (the EPYC measured earlier): bf16.
+    assert tuning.fastest({F32: 0.1, F32_CL: 0.08, BF16: 0.05, BF16_CL: 0.04}) == BF16_CL
+    assert tuning.fastest({F32: 0.1, F32_CL: 0.12}) == F32
+    assert tuning.fastest({BF16: 0.3}) == BF16
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.001, 10), min_size=4, max_size=4))
+def test_the_choice_is_never_slower_than_float32(times):
+    timings = dict(zip((F32, F32_CL, BF16, BF16_CL), times, strict=True))
+    choice = tuning.fastest(timings)
+    assert timings[choice] <= min(times[:2])
+    assert timings[choice] <= min(times) / tuning.BF16_MARGIN
+
+
+def test_choice_is_measured_once_then_read_from_the_cache(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
+    injected = {F32: 0.5, F32_CL: 0.2, BF16: 0.9, BF16_CL: 0.6}
+    calls: list[RunSettings] = []
+
+    def timer(run: RunSettings) -> float:
+        calls.append(run)
+        return injected[run]
+
+    model, device = engine.model, torch.device("cpu")
+    assert tuning.choose_settings(model, device, "auto", "auto", 16, 4, timer) == F32_CL
+    assert sorted(calls, key=str) == sorted(injected, key=str)
+    cache = json.loads((tmp_path / tuning.CACHE_FILE).read_text())
+    (entry,) = cache.values()
+    assert entry["precision"] == "32" and entry["channels_last"] is True
+    assert entry["seconds"]["bf16 NCHW"] == 0.9
+    # Next time no timing runs: the cached choice is used.
+    monkeypatch.setattr(tuning, "time_settings", lambda *a: pytest.fail("measured again"))
+    assert tuning.choose_settings(model, device, "auto", "auto", 16, 4) == F32_CL
+    # Fixed settings are taken as given, with no timing and no cache lookup.
+    assert tuning.choose_settings(model, device, "bf16", False, 16, 4) == BF16
+    # A fixed precision with an automatic layout times the two layouts only.
+    calls.clear()
+    assert tuning.choose_settings(model, device, "32", "auto", 16, 4, timer) == F32_CL
+    assert set(calls) == {F32, F32_CL}
+
+
+def test_real_timing_returns_a_measured_candidate(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
+    choice = tuning.choose_settings(engine.model, torch.device("cpu"), "32", "auto", 16, 2)
+    assert choice in (F32, F32_CL)
+    assert (tmp_path / tuning.CACHE_FILE).is_file()
+
+
+def test_an_unreadable_cache_is_measured_again(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
+    (tmp_path / tuning.CACHE_FILE).write_text("{not json")
+    run = tuning.choose_settings(
+        engine.model, torch.device("cpu"), "auto", False, 16, 4, {F32: 1.0, BF16: 0.5}.get
+    )
+    assert run == BF16
+
+
+def test_engine_batches_give_the_whole_batch_result(engine):
+    lr = torch.rand(10, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        expected = engine.model(lr)
+    restored = engine.restore(lr)  # batches of 4, 4, 2
+    torch.testing.assert_close(restored, expected, atol=1e-5, rtol=0)
+    assert engine.restore(lr[:0]).shape == (0, 3, 64, 64)
+
+
+def test_face_square_is_square_and_inside_the_photo():
+    face = Face(Box(2, 90, 20, 16), 1.0)
+    assert geometry.face_square(face, 0.25, 100, 100) == Box(0, 70, 30, 30)  # shifted inward
+    large = Face(Box(0, 0, 80, 80), 1.0)
+    assert geometry.face_square(large, 0.5, 100, 60) == Box(10, 0, 60, 60)
+
+
+def test_paste_blends_only_inside_the_square():
+    canvas = np.full((40, 40, 3), 10, np.uint8)
+    face = np.full((8, 8, 3), 250, np.uint8)
+    hard = canvas.copy()
+    geometry.paste(hard, face, Box(2, 3, 4, 4), scale=2, feather=0.0)
+    assert (hard[6:14, 4:12] == 250).all()
+    hard[6:14, 4:12] = 10
+    assert (hard == 10).all()
+    soft = canvas.copy()
+    geometry.paste(soft, face, Box(2, 3, 4, 4), scale=2, feather=0.5)
+    assert soft[10, 8, 0] > soft[6, 4, 0] > 10  # centre near the face, edge blended
+
+
+@pytest.mark.parametrize(
+    ("config", "argument", "suggestion"),
+    [
+        ("train", "trainer.max_epoch=3", "trainer.max_epochs"),
+        ("evaluate", "ckpt=restorer.pt", "ckpt_path"),
+        ("export", "output=exported", "output_dir"),
+        ("predict", "photo.maxface=20", "photo.max_face"),
+    ],
+)
+def test_unknown_keys_name_the_closest_valid_one(config, argument, suggestion):
+    with pytest.raises(UserError, match=rf"unknown config key .*\(did you mean {suggestion}\?\)"):
+        check_overrides(config, [argument])
+
+
+def test_known_keys_and_group_choices_pass():
+    check_overrides("train", ["experiment=demo", "trainer.max_epochs=1", "+extra=1"])
+    check_overrides("predict", ["input=a", "photo.max_face=20", "faces.allow_downscale=true"])
