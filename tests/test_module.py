@@ -13,8 +13,8 @@ from tests.train_runs import fit_in_memory, random_batches
 WIDTH = 0.125
 
 
-def _fit(module: SCGANModule, batches: list[dict]) -> pl.Trainer:
-    return fit_in_memory(module, batches)
+def _fit(module: SCGANModule, batches: list[dict], **options) -> pl.Trainer:
+    return fit_in_memory(module, batches, **options)
 
 
 def _generator_grads(paper: bool) -> dict[str, dict[str, torch.Tensor]]:
@@ -22,9 +22,10 @@ def _generator_grads(paper: bool) -> dict[str, dict[str, torch.Tensor]]:
     module = SCGANModule(width=WIDTH, backward_cycle_trains_restorer=paper).train()
     batch = random_batches(1)[0]
     out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
-    module._set_requires_grad(DISCRIMINATORS, False)
-    losses = module.generator_losses(batch["hr"], batch["lr"], out)
-    (losses["G_DHL"] + losses["G_RLS"] + losses["G_DSL"]).backward()
+    with module.discriminators_frozen():
+        losses = module.generator_losses(batch["hr"], batch["lr"], out)
+        (losses["G_DHL"] + losses["G_RLS"] + losses["G_DSL"]).backward()
+    assert all(p.grad is None for n in DISCRIMINATORS for p in getattr(module, n).parameters())
     grads = {
         name: {k: p.grad.clone() for k, p in getattr(module, name).named_parameters()}
         for name in ("g_dhl", "g_rls", "g_dsl")
@@ -78,17 +79,56 @@ def test_ema_restorer_is_used_for_inference_when_enabled():
         for a, b in zip(module.ema_rls.parameters(), module.g_rls.parameters(), strict=True)
     )
     assert differs
-    assert SCGANModule(width=WIDTH).inference_restorer is not None
 
 
-def test_non_finite_steps_are_skipped_then_stop_the_run():
-    module = SCGANModule(width=WIDTH, max_nonfinite_steps=3)
-    before = {k: v.clone() for k, v in module.state_dict().items() if "sn.weight_" not in k}
-    with pytest.raises(NonFiniteLossError, match="3 training steps in a row"):
-        _fit(module, random_batches(5, poison=True))
+def test_without_ema_the_trained_restorer_is_used_for_inference():
+    module = SCGANModule(width=WIDTH)
+    assert module.ema_rls is None
+    assert module.inference_restorer is module.g_rls
+
+
+def _unchanged(before: dict[str, torch.Tensor], module: SCGANModule) -> bool:
     after = module.state_dict()
+    return all(torch.equal(v, after[k]) for k, v in before.items())
+
+
+def _weights(module: SCGANModule) -> dict[str, torch.Tensor]:
+    """Everything but the spectral-norm vectors (the power iteration runs in every forward)."""
+    return {k: v.clone() for k, v in module.state_dict().items() if "sn.weight_" not in k}
+
+
+def test_non_finite_steps_are_skipped_then_stop_the_run_at_the_next_check():
+    module = SCGANModule(width=WIDTH, max_nonfinite_steps=3, ema_decay=0.9)
+    before = _weights(module)
+    with pytest.raises(NonFiniteLossError, match="3 training steps in a row"):
+        _fit(module, random_batches(5, poison=True), log_every_n_steps=1)
     assert module.nonfinite_total == 3
-    assert all(torch.equal(v, after[k]) for k, v in before.items()), "a poisoned step updated"
+    assert _unchanged(before, module), "a poisoned step updated"
+
+
+def test_counters_are_read_only_at_logging_steps_and_at_the_end_of_an_epoch():
+    """With log_every_n_steps=50 nothing is read during 5 steps; the epoch end stops the run."""
+    module = SCGANModule(width=WIDTH, max_nonfinite_steps=3)
+    before = _weights(module)
+    with pytest.raises(NonFiniteLossError, match="5 training steps in a row"):
+        _fit(module, random_batches(5, poison=True), log_every_n_steps=50)
+    assert module.nonfinite_total == 5 and module.iteration == 5
+    assert _unchanged(before, module), "a poisoned step updated"
+
+
+def test_a_skipped_first_step_leaves_the_optimiser_as_if_it_had_not_run():
+    """Adam's moments are created by its first step; a skipped one must leave them at zero, so
+    the next finite step updates exactly as a first step would."""
+    torch.manual_seed(0)
+    skipped_first = SCGANModule(width=WIDTH, pretrain_iterations=2)
+    reference = SCGANModule(width=WIDTH, pretrain_iterations=2)
+    reference.load_state_dict(skipped_first.state_dict())
+    good = random_batches(1, seed=3)
+    _fit(skipped_first, [random_batches(1, poison=True)[0], *good], log_every_n_steps=1)
+    _fit(reference, good)
+    assert skipped_first.nonfinite_total == 1
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, skipped_first.state_dict()[key]), key
 
 
 def test_a_single_non_finite_step_is_skipped_and_training_goes_on():

@@ -10,8 +10,10 @@ updates exactly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytorch_lightning as pl
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from .checkpoints import initial_states
 from .ema import make_ema_copy, update_ema
 from .errors import CheckpointError
+from .finite_guard import GuardedOptimizer, NonFiniteCounter, Snapshot, all_finite
 from .losses import LossWeights, generator_term, hinge_discriminator
 from .metrics import psnr_tensor, ssim_tensor
 from .nets import NOISE_DIM, Degrader, Discriminator, Restorer
@@ -31,11 +34,19 @@ GENERATORS = ("g_dhl", "g_rls", "g_dsl")
 DISCRIMINATORS = ("d_l1", "d_l2", "d_h1", "d_h2")
 
 
-def _group_by_device_and_dtype(tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]:
-    groups: dict[tuple, list[torch.Tensor]] = {}
-    for tensor in tensors:
-        groups.setdefault((tensor.device, tensor.dtype), []).append(tensor)
-    return list(groups.values())
+@dataclasses.dataclass(frozen=True)
+class GeneratorOutputs:
+    """What the generators make from one batch (names as in the released code)."""
+
+    lr_gen: torch.Tensor  # G_DHL(HR, z): synthetic LR
+    hr_gen: torch.Tensor  # G_RLS(lr_gen): the forward cycle's restoration
+    hr_gen_r: torch.Tensor  # G_RLS(real LR)
+    lr_real_2: torch.Tensor  # G_DSL(hr_gen_r, z): the backward cycle's LR
+    ups: torch.Tensor  # bicubic upsampling of the real LR
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        """``out["hr_gen"]`` as well as ``out.hr_gen``, for code written against the dict."""
+        return getattr(self, name)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -81,8 +92,11 @@ class SCGANModule(pl.LightningModule):
         self.d_h2 = Discriminator(hr_size, width, released_sn_backward)
         self.ema_rls = make_ema_copy(self.g_rls) if ema_decay else None
         self.iteration = 0
-        self.nonfinite_in_a_row = 0
-        self.nonfinite_total = 0
+        self._nonfinite = NonFiniteCounter()
+        self._nonfinite_seen = 0  # the total at the last host read, for warnings
+        self._guards: dict[Any, GuardedOptimizer] = {}
+        self._norm_stats = Snapshot()
+        self._ema_before = Snapshot()
         if init_from:
             self._initialise_from(init_from)
         if channels_last:
@@ -135,37 +149,64 @@ class SCGANModule(pl.LightningModule):
         return [opt_g, opt_d], schedulers
 
     # --------------------------------------------------------------- training step
+    def training_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        """One semi-cycled iteration: generator outputs, discriminator update, generator update.
+
+        Each update is kept only if its loss and gradients are finite, decided on the device
+        (``finite_guard``); a NaN batch also leaves the restorer's BatchNorm statistics as
+        they were.
+        """
+        hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
+        z = batch.get("z")
+        if z is None:
+            z = torch.randn(hr.shape[0], 1, self.hparams.noise_dim, device=hr.device)
+        opt_g, opt_d = self.optimizers()
+        self._norm_stats.take(self.g_rls.buffers())
+        if self.iteration < self.hparams.pretrain_iterations:
+            return self._pretrain_step(hr, z, opt_g)
+
+        out = self.generator_outputs(hr, lr, z)
+        d_losses = self.discriminator_losses(hr, lr, out)
+        d_ok = self._update(opt_d, sum(d_losses.values()), DISCRIMINATORS)
+        with self.discriminators_frozen():
+            g_losses = self.generator_losses(hr, lr, out)
+            g_total = g_losses["G_DHL"] + g_losses["G_RLS"] + g_losses["G_DSL"]
+            g_ok = self._update(opt_g, g_total, GENERATORS)
+
+        self._finish_step(d_ok & g_ok, g_ok)
+        return self._log_step({**d_losses, **g_losses}, hr.shape[0], opt_g, opt_d)
+
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def generator_outputs(self, hr: torch.Tensor, lr: torch.Tensor, z: torch.Tensor) -> dict:
+    def generator_outputs(
+        self, hr: torch.Tensor, lr: torch.Tensor, z: torch.Tensor
+    ) -> GeneratorOutputs:
         """Both semi-cycles; detaches as released (or the paper's reading, see config)."""
         lr_gen = self.g_dhl(hr, z)
         hr_gen = self.g_rls(lr_gen.detach())
         hr_gen_r = self.g_rls(lr)
         into_dsl = hr_gen_r if self.hparams.backward_cycle_trains_restorer else hr_gen_r.detach()
-        lr_real_2 = self.g_dsl(into_dsl, z)
-        ups = F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=True)
-        return {
-            "lr_gen": lr_gen,
-            "hr_gen": hr_gen,
-            "hr_gen_r": hr_gen_r,
-            "lr_real_2": lr_real_2,
-            "ups": ups,
-        }
+        return GeneratorOutputs(
+            lr_gen=lr_gen,
+            hr_gen=hr_gen,
+            hr_gen_r=hr_gen_r,
+            lr_real_2=self.g_dsl(into_dsl, z),
+            ups=F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=True),
+        )
 
-    def discriminator_losses(self, hr, lr, out: dict) -> dict[str, torch.Tensor]:
+    def discriminator_losses(self, hr, lr, out: GeneratorOutputs) -> dict[str, torch.Tensor]:
         """Hinge losses in the released call order (real, then fake, per discriminator)."""
         return {
-            "D_L1": hinge_discriminator(self.d_l1(lr), self.d_l1(out["lr_gen"].detach())),
-            "D_H1": hinge_discriminator(self.d_h1(hr), self.d_h1(out["hr_gen"].detach())),
-            "D_L2": hinge_discriminator(self.d_l2(lr), self.d_l2(out["lr_real_2"].detach())),
-            "D_H2": hinge_discriminator(self.d_h2(hr), self.d_h2(out["hr_gen_r"].detach())),
+            "D_L1": hinge_discriminator(self.d_l1(lr), self.d_l1(out.lr_gen.detach())),
+            "D_H1": hinge_discriminator(self.d_h1(hr), self.d_h1(out.hr_gen.detach())),
+            "D_L2": hinge_discriminator(self.d_l2(lr), self.d_l2(out.lr_real_2.detach())),
+            "D_H2": hinge_discriminator(self.d_h2(hr), self.d_h2(out.hr_gen_r.detach())),
         }
 
-    def generator_losses(self, hr, lr, out: dict) -> dict[str, torch.Tensor]:
+    def generator_losses(self, hr, lr, out: GeneratorOutputs) -> dict[str, torch.Tensor]:
         """The three generator objectives against the current discriminators.
 
         During ``content_warmup_iterations`` the adversarial weight is zero: small networks
@@ -177,84 +218,36 @@ class SCGANModule(pl.LightningModule):
             w = dataclasses.replace(w, beta=0.0, beta_degrader=0.0, beta_restorer=0.0)
         w_deg, w_rls = w.for_degraders(), w.for_restorer()
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
-        g_dhl = generator_term(out["lr_gen"], hr_down, self.d_l1(out["lr_gen"]), w_deg)
-        forward = generator_term(out["hr_gen"], hr, self.d_h1(out["hr_gen"]), w_rls)
-        real = generator_term(out["ups"], out["hr_gen_r"], self.d_h2(out["hr_gen_r"]), w_rls)
-        g_dsl = generator_term(out["lr_real_2"], lr, self.d_l2(out["lr_real_2"]), w_deg)
+        g_dhl = generator_term(out.lr_gen, hr_down, self.d_l1(out.lr_gen), w_deg)
+        forward = generator_term(out.hr_gen, hr, self.d_h1(out.hr_gen), w_rls)
+        real = generator_term(out.ups, out.hr_gen_r, self.d_h2(out.hr_gen_r), w_rls)
+        g_dsl = generator_term(out.lr_real_2, lr, self.d_l2(out.lr_real_2), w_deg)
         return {
             "G_DHL": g_dhl,
             "G_RLS": w.theta * forward + w.gamma * real,
             "G_RLS_forward": forward,
             "G_RLS_real": real,
             "G_DSL": g_dsl,
-            "G_DHL_l1": F.l1_loss(out["lr_gen"].detach(), hr_down),
-            "G_RLS_forward_l1": F.l1_loss(out["hr_gen"].detach(), hr),
+            "G_DHL_l1": F.l1_loss(out.lr_gen.detach(), hr_down),
+            "G_RLS_forward_l1": F.l1_loss(out.hr_gen.detach(), hr),
         }
 
-    def _set_requires_grad(self, names: tuple[str, ...], flag: bool) -> None:
-        for name in names:
-            getattr(self, name).requires_grad_(flag)
+    @contextlib.contextmanager
+    def discriminators_frozen(self) -> Iterator[None]:
+        """The generator backward computes no discriminator weight gradients.
 
-    def _finite_step(self, optimizer, loss: torch.Tensor, params_of: tuple[str, ...]) -> bool:
-        """Backward and step unless the loss or a gradient is NaN/inf (then skip and count).
-
-        Under 16-mixed the gradient scaler already skips steps with inf gradients and must see
-        every step to adapt its scale, so only the loss is checked there.
+        The released code computes them and discards them; not computing them is the same
+        and cheaper.
         """
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        finite = bool(torch.isfinite(loss))
-        if finite and not self._grad_scaler_active():
-            grads = [
-                p.grad
-                for n in params_of
-                for p in getattr(self, n).parameters()
-                if p.grad is not None
-            ]
-            found_inf = torch.zeros(1, device=loss.device)
-            for device_grads in _group_by_device_and_dtype(grads):
-                torch._amp_foreach_non_finite_check_and_unscale_(
-                    device_grads, found_inf, torch.ones(1, device=device_grads[0].device)
-                )
-            finite = not bool(found_inf.item())
-        if finite or self._grad_scaler_active():
-            optimizer.step()
-        if not finite:
-            optimizer.zero_grad(set_to_none=True)
-        return finite
+        for name in DISCRIMINATORS:
+            getattr(self, name).requires_grad_(False)
+        try:
+            yield
+        finally:
+            for name in DISCRIMINATORS:
+                getattr(self, name).requires_grad_(True)
 
-    def _grad_scaler_active(self) -> bool:
-        trainer = self._trainer
-        return trainer is not None and str(trainer.precision).startswith("16")
-
-    def training_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
-        hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
-        z = batch.get("z")
-        if z is None:
-            z = torch.randn(hr.shape[0], 1, self.hparams.noise_dim, device=hr.device)
-        opt_g, opt_d = self.optimizers()
-        # A NaN batch would poison BatchNorm running statistics during the forward pass.
-        norm_stats = [b.clone() for b in self.g_rls.buffers()]
-        if self.iteration < self.hparams.pretrain_iterations:
-            return self._pretrain_step(hr, z, opt_g, norm_stats)
-
-        out = self.generator_outputs(hr, lr, z)
-
-        d_losses = self.discriminator_losses(hr, lr, out)
-        d_ok = self._finite_step(opt_d, sum(d_losses.values()), DISCRIMINATORS)
-
-        # Generator gradients that would land in the discriminators are discarded by the
-        # released code; not computing them at all is the same and cheaper.
-        self._set_requires_grad(DISCRIMINATORS, False)
-        g_losses = self.generator_losses(hr, lr, out)
-        g_total = g_losses["G_DHL"] + g_losses["G_RLS"] + g_losses["G_DSL"]
-        g_ok = self._finite_step(opt_g, g_total, GENERATORS)
-        self._set_requires_grad(DISCRIMINATORS, True)
-
-        self._finish_step(d_ok and g_ok, g_ok, norm_stats)
-        return self._log_step({**d_losses, **g_losses}, hr.shape[0], opt_g, opt_d)
-
-    def _pretrain_step(self, hr, z, opt_g, norm_stats: list[torch.Tensor]) -> dict:
+    def _pretrain_step(self, hr, z, opt_g) -> dict:
         """L1 only, forward-cycle generators only: G_DHL towards avgpool(HR), G_RLS from it.
 
         At widths a CPU can train, the semi-cycled step starts with a degrader whose L1 error
@@ -270,64 +263,103 @@ class SCGANModule(pl.LightningModule):
         if self.hparams.pretrain_restorer:
             losses["pretrain_G_RLS"] = F.l1_loss(self.g_rls(self._prepare(hr_down)), hr)
             trained += ("g_rls",)
-        ok = self._finite_step(opt_g, self.weights.alpha * sum(losses.values()), trained)
-        self._finish_step(ok, ok, norm_stats)
+        ok = self._update(opt_g, self.weights.alpha * sum(losses.values()), trained)
+        self._finish_step(ok, ok)
         return self._log_step(losses, hr.shape[0], opt_g, None)
 
-    def _finish_step(self, all_ok: bool, g_ok: bool, norm_stats: list[torch.Tensor]) -> None:
+    def _update(self, optimizer, loss: torch.Tensor, networks: tuple[str, ...]) -> torch.Tensor:
+        """Backward and step; the update is kept only where the device flag returned is true.
+
+        Under 16-mixed the gradient scaler skips steps with inf gradients itself and must see
+        every step to adapt its scale, so only the loss is checked there.
+        """
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        grads = []
+        if not str(self.trainer.precision).startswith("16"):
+            grads = [
+                p.grad
+                for name in networks
+                for p in getattr(self, name).parameters()
+                if p.grad is not None
+            ]
+        ok = all_finite(loss, grads)
+        if optimizer not in self._guards:
+            self._guards[optimizer] = GuardedOptimizer(optimizer)
+        self._guards[optimizer].step(ok)
+        return ok
+
+    def _finish_step(self, all_ok: torch.Tensor, g_ok: torch.Tensor) -> None:
         """Undo BatchNorm statistics of a skipped step, count it, update EMA, advance."""
-        if not all_ok:
-            with torch.no_grad():
-                for buffer, saved in zip(self.g_rls.buffers(), norm_stats, strict=True):
-                    buffer.copy_(saved)
-        self._track_nonfinite(all_ok)
-        if g_ok and self.ema_rls is not None:
+        self._norm_stats.keep_if(all_ok)
+        self._nonfinite.update(all_ok)
+        if self.ema_rls is not None:
+            self._ema_before.take([*self.ema_rls.parameters(), *self.ema_rls.buffers()])
             update_ema(self.ema_rls, self.g_rls, self.hparams.ema_decay)
+            self._ema_before.keep_if(g_ok)
         self.iteration += 1
 
     def _log_step(self, raw: dict, batch_size: int, opt_g, opt_d) -> dict[str, torch.Tensor]:
+        """Losses go to Lightning as device tensors (it reads them at its logging steps); the
+        values that need the host (counters, the progress bar) are made only on those steps."""
         losses = {k: v.detach() for k, v in raw.items()}
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, batch_size=batch_size)
-        rates = {"lr/generators": opt_g.param_groups[0]["lr"]}
-        if opt_d is not None:
-            rates["lr/discriminators"] = opt_d.param_groups[0]["lr"]
-        self.log_dict(
-            {
-                "iteration": float(self.iteration),
-                "train/nonfinite_steps": float(self.nonfinite_total),
-                **rates,
-            },
-            batch_size=batch_size,
-        )
-        restorer_loss = losses.get("G_RLS", losses.get("pretrain_G_RLS"))
-        if restorer_loss is not None:
-            self.log(
-                "train/G_RLS_loss",
-                restorer_loss,
-                prog_bar=True,
-                logger=False,
+        every = self.trainer.log_every_n_steps
+        if every and self.iteration % every == 0:
+            self._check_nonfinite()
+            rates = {"lr/generators": opt_g.param_groups[0]["lr"]}
+            if opt_d is not None:
+                rates["lr/discriminators"] = opt_d.param_groups[0]["lr"]
+            self.log_dict(
+                {
+                    "iteration": float(self.iteration),
+                    "train/nonfinite_steps": float(self._nonfinite_seen),
+                    **rates,
+                },
                 batch_size=batch_size,
             )
+            restorer_loss = losses.get("G_RLS", losses.get("pretrain_G_RLS"))
+            if restorer_loss is not None:
+                self.log(
+                    "train/G_RLS_loss",
+                    float(restorer_loss),
+                    prog_bar=True,
+                    logger=False,
+                    batch_size=batch_size,
+                )
         return losses
 
-    def _track_nonfinite(self, ok: bool) -> None:
-        if ok:
-            self.nonfinite_in_a_row = 0
-            return
-        self.nonfinite_in_a_row += 1
-        self.nonfinite_total += 1
-        log.warning(
-            "iteration %d: non-finite loss or gradient, step skipped (%d in a row)",
-            self.iteration,
-            self.nonfinite_in_a_row,
-        )
-        if self.nonfinite_in_a_row >= self.hparams.max_nonfinite_steps:
+    def _check_nonfinite(self) -> None:
+        """Read the skip counters (a host sync), warn about new skips, stop on a long run."""
+        total, _, longest = self._nonfinite.read()
+        self._nonfinite.forget_longest()
+        new, self._nonfinite_seen = total - self._nonfinite_seen, total
+        if new:
+            log.warning(
+                "iteration %d: %d step(s) with non-finite losses or gradients skipped since the "
+                "last check (%d in a row at most)",
+                self.iteration,
+                new,
+                longest,
+            )
+        if longest >= self.hparams.max_nonfinite_steps:
             raise NonFiniteLossError(
-                f"{self.nonfinite_in_a_row} training steps in a row had NaN/inf losses or "
-                "gradients; stopping (the last checkpoint holds the last good weights)"
+                f"{longest} training steps in a row had NaN/inf losses or gradients; stopping "
+                "(the last checkpoint holds the last good weights)"
             )
 
+    @property
+    def nonfinite_total(self) -> int:
+        """Steps skipped so far (reads the device counter: not for use inside the step)."""
+        return self._nonfinite.read()[0]
+
+    @property
+    def nonfinite_in_a_row(self) -> int:
+        """Steps skipped since the last finite one (reads the device counter)."""
+        return self._nonfinite.read()[1]
+
     def on_train_epoch_end(self) -> None:
+        self._check_nonfinite()
         for scheduler in self.lr_schedulers():
             scheduler.step()
 
@@ -366,7 +398,8 @@ class SCGANModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("scgan", {})
         self.iteration = int(state.get("iteration", 0))
-        self.nonfinite_total = int(state.get("nonfinite_total", 0))
+        self._nonfinite_seen = int(state.get("nonfinite_total", 0))
+        self._nonfinite.load(self._nonfinite_seen)
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
 
