@@ -1,9 +1,10 @@
-"""Time ``predict`` on real LR faces with a full-width (1.0) randomly initialised restorer.
+"""Time face-mode ``predict`` on real LR faces: the defaults, float32, and a batch-1 loop.
 
-Random weights cost the same as trained ones, so this measures the product's throughput
-(reading, resizing, the network, writing PNGs) without needing a trained checkpoint:
+``--width 1.0`` times a randomly initialised full-width restorer (random weights cost the
+same as trained ones); without it, the bundled restorer. Every variant reads, restores and
+writes the same faces; the loop is the plain baseline (float32, one face per forward):
 
-    python scripts/time_predict.py --count 1000 --precisions 32 bf16
+    python scripts/time_predict.py --count 1024 --variants auto 32 loop
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ import time
 from pathlib import Path
 
 import torch
+from rich.console import Console
 
 from scgan_lightning.checkpoints import load_restorer, save_restorer
+from scgan_lightning.data.image_io import list_images, read_rgb, save_png, to_tensor, to_uint8
+from scgan_lightning.inference.engine import restore_batch
+from scgan_lightning.inference.models import load_model
 from scgan_lightning.nets import Restorer
-from scgan_lightning.predict import PredictOptions, predict, restore_batch
+from scgan_lightning.predict import PredictOptions, predict
 
 DEFAULT_FACES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces_lr_real"
 
@@ -27,12 +32,16 @@ DEFAULT_FACES = Path(__file__).resolve().parents[1].parent / "shared" / "data" /
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=Path, default=DEFAULT_FACES, help="folder of LR faces")
-    parser.add_argument("--count", type=int, default=1000, help="faces to restore per run")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--precisions", nargs="+", default=["32", "bf16"], choices=["32", "bf16"])
+    parser.add_argument("--count", type=int, default=1024, help="faces to restore per run")
+    parser.add_argument("--width", type=float, help="random restorer of this width")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["auto", "32", "loop"],
+        choices=["auto", "32", "bf16", "loop"],
+    )
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     return parser.parse_args()
 
 
@@ -47,45 +56,55 @@ def stage_faces(source: Path, count: int, folder: Path) -> int:
     return len(names)
 
 
+def batch1_loop(model: torch.nn.Module, inputs: Path, output: Path) -> int:
+    """The baseline: float32, NCHW, one face per forward pass."""
+    output.mkdir()
+    files = list_images(inputs)
+    for path in files:
+        lr = to_tensor(read_rgb(path))[None]
+        save_png(to_uint8(restore_batch(model, lr)[0]), output / f"{path.stem}.png")
+    return len(files)
+
+
 def main() -> None:
     args = parse_args()
     if not args.faces.is_dir():
         raise SystemExit(f"error: {args.faces}: no such folder (pass --faces)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         count = stage_faces(args.faces, args.count, work / "in")
-        torch.manual_seed(0)
-        ckpt = work / "restorer.pt"
-        save_restorer(ckpt, Restorer(), {"width": 1.0, "scale": 4, "hr_size": 64}, ema=False)
-        loaded = load_restorer(ckpt)
-        loaded.model.to(args.device)
+        if args.width:
+            torch.manual_seed(0)
+            ckpt = work / "restorer.pt"
+            config = {"width": args.width, "scale": 4, "hr_size": 64}
+            save_restorer(ckpt, Restorer(width=args.width), config, ema=False)
+            loaded = load_restorer(ckpt)
+        else:
+            loaded = load_model(None)
         print(
             f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} "
-            f"cpus={os.cpu_count()} faces={count} batch_size={args.batch_size}"
+            f"cpus={os.cpu_count()} faces={count} width={args.width or 'bundled'} "
+            f"batch_size={args.batch_size} load={os.getloadavg()[0]:.1f}"
         )
-        for precision in args.precisions:
-            warm = torch.zeros(args.batch_size, 3, 16, 16)
-            restore_batch(loaded.model, warm, precision)
-            options = PredictOptions(
-                input=str(work / "in"),
-                output=str(work / f"out_{precision}"),
-                batch_size=args.batch_size,
-                device=args.device,
-                precision=precision,
-                num_workers=args.num_workers,
-                progress=False,
-            )
-            start, cpu_start = time.perf_counter(), time.process_time()
-            summary = predict(options, loaded=loaded)
+        for variant in args.variants:
+            start = time.perf_counter()
+            if variant == "loop":
+                done = batch1_loop(loaded.model.to(args.device).eval(), work / "in", work / "loop")
+            else:
+                options = PredictOptions(
+                    input=str(work / "in"),
+                    output=str(work / f"out_{variant}"),
+                    batch_size=args.batch_size,
+                    device=args.device,
+                    precision=variant,
+                    channels_last="auto",
+                    progress=False,
+                )
+                done = predict(options, loaded=loaded, console=Console(quiet=True)).done
             seconds = time.perf_counter() - start
-            cpu_seconds = time.process_time() - cpu_start
             print(
-                f"precision={precision}: {summary.done} faces in {seconds:.1f} s wall, "
-                f"{cpu_seconds:.1f} s CPU ({summary.done / seconds:.2f} faces/s, "
-                f"{1000 * seconds / count:.1f} ms/face), failed={summary.failed}, "
-                f"load average {os.getloadavg()[0]:.1f}"
+                f"{variant}: {done} faces in {seconds:.1f} s ({done / seconds:.1f} faces/s), "
+                f"load {os.getloadavg()[0]:.1f}"
             )
 
 

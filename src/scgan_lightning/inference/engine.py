@@ -36,7 +36,8 @@ def restore_batch(
     no autocast of its own, so a caller's (Lightning's precision plugin) still applies.
     ``channels_last`` hands the network NHWC input, to match a model converted to it.
     """
-    device = next(model.parameters()).device
+    weight = next(model.parameters(), None)  # a parameterless wrapper runs where lr is
+    device = lr.device if weight is None else weight.device
     lr = lr.to(device, non_blocking=True)
     if channels_last:
         lr = lr.contiguous(memory_format=torch.channels_last)

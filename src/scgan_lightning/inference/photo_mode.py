@@ -103,12 +103,11 @@ def run_photos(
             continue
         result = restorer(image)
         try:
-            outputs.save(result.canvas, outputs.target(item.rel))
+            outputs.save(result.canvas, outputs.target(item.rel), fast=True)
             if save_cmp:
                 background = upscale(image, restorer.engine.scale)
-                outputs.save(
-                    np.hstack([background, result.canvas]), outputs.target(item.rel, "cmp")
-                )
+                both = np.hstack([background, result.canvas])
+                outputs.save(both, outputs.target(item.rel, "cmp"), fast=True)
             for k, (lr, sr) in enumerate(result.crops):
                 outputs.save(lr, outputs.target(item.rel, "faces", f"_{k}_lr"))
                 outputs.save(sr, outputs.target(item.rel, "faces", f"_{k}_sr"))

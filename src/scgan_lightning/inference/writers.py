@@ -56,10 +56,11 @@ class Outputs:
         base = self.folder / subfolder if subfolder else self.folder
         return base / rel.parent / f"{rel.name}{self.suffix}{tag}.png"
 
-    def save(self, image: np.ndarray | Image.Image, target: Path) -> None:
+    def save(self, image: np.ndarray | Image.Image, target: Path, fast: bool = False) -> None:
+        """``fast``: light compression, for whole photos (a 4x photo is tens of megapixels)."""
         if target.resolve() in self._protected:
             raise UserError(f"{target}: is an input file, not overwritten")
-        save_png(image, target)
+        save_png(image, target, compress_level=1 if fast else 6)
 
 
 def prepare_output(output: str, inputs: InputSet, suffix: str) -> Path:
