@@ -24,7 +24,6 @@ from scgan_lightning.data.datasets import EpochShuffleSampler
 from scgan_lightning.data.image_io import list_images, resize, to_tensor
 from scgan_lightning.errors import UserError
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 
@@ -337,19 +336,15 @@ def test_lr_folder_dataset_returns_lr_and_index(folders):
 # --- real data ----------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared face data not found at {SHARED_DATA}")
 def test_real_faces_load_at_training_sizes():
-    hr = list_images(SHARED_DATA / "faces_hr" / "val")[:8]
-    lr = list_images(SHARED_DATA / "faces_lr_real")[:8]
+    hr = list_images(DEMO_DATA / "hr_val")[:8]
+    lr = list_images(DEMO_DATA / "lr_train")[:8]
     dataset = UnpairedFaceDataset(hr, lr)
     item = dataset[(0, 0)]
     assert item["hr"].shape == (3, 64, 64) and item["lr"].shape == (3, 16, 16)
     assert dataset.skipped == [] and item["hr"].std() > 0.05
 
 
-@pytest.mark.skipif(
-    not DEMO_DATA.is_dir(), reason="data/demo not built (scripts/build_demo_data.py)"
-)
 def test_demo_data_has_the_documented_counts_and_sizes():
     counts = {"hr_train": 600, "lr_train": 600, "hr_val": 64, "lr_test": 32}
     for name, count in counts.items():

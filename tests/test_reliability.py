@@ -45,7 +45,12 @@ def _wait_for_iteration(log_dir: Path, process: subprocess.Popen, timeout: float
 
 
 @pytest.mark.parametrize(
-    ("signum", "workers"), [(signal.SIGTERM, 0), (signal.SIGUSR1, 0), (signal.SIGTERM, 1)]
+    ("signum", "workers"),
+    [
+        (signal.SIGTERM, 0),
+        pytest.param(signal.SIGUSR1, 0, marks=pytest.mark.slow),
+        pytest.param(signal.SIGTERM, 1, marks=pytest.mark.slow),
+    ],
 )
 def test_preemption_signal_saves_a_checkpoint_and_exits_cleanly(folders, tmp_path, signum, workers):
     """The signal goes to the whole process group, DataLoader workers included."""
@@ -67,6 +72,7 @@ def test_preemption_signal_saves_a_checkpoint_and_exits_cleanly(folders, tmp_pat
     assert 1 <= iteration < 50 * 8, "the run was not stopped by the signal"
 
 
+@pytest.mark.slow
 def test_sigkill_never_leaves_a_truncated_checkpoint_and_resume_finishes(folders, tmp_path):
     overrides = train_overrides(
         folders,
@@ -96,6 +102,7 @@ def test_sigkill_never_leaves_a_truncated_checkpoint_and_resume_finishes(folders
     assert final["epoch"] == 3
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bit_identical_weights(folders, tmp_path):
     """On the CPU the step is deterministic as configured: same seed, same data order."""
     for name in ("a", "b"):

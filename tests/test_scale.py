@@ -18,6 +18,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     return make_face_folders(tmp_path_factory.mktemp("faces"))
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_keeps_ranks_identical(folders, tmp_path):
     run_train(
         train_overrides(
@@ -52,6 +53,7 @@ def test_bf16_mixed_run_keeps_spectral_norm_in_float32_and_reloads_at_32(folders
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
 
 
+@pytest.mark.slow
 def test_grid_multirun_gives_each_job_its_own_directory_and_metrics(folders, tmp_path):
     run_train(train_overrides(folders, tmp_path, "model.loss.beta=0.01,0.05"), multirun=True)
     runs = run_dirs(tmp_path)
@@ -64,6 +66,7 @@ def test_grid_multirun_gives_each_job_its_own_directory_and_metrics(folders, tmp
     assert all((r / "csv" / "metrics.csv").is_file() for r in runs)
 
 
+@pytest.mark.slow
 def test_optuna_sweep_runs_trials_and_reports_the_best(folders, tmp_path):
     run_train(
         train_overrides(
@@ -83,6 +86,7 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(folders, tmp_path):
     assert "model.lr" in best["best_params"]
 
 
+@pytest.mark.slow
 def test_wandb_offline_run_writes_history_and_images(folders, tmp_path):
     run_train(
         train_overrides(folders, tmp_path, "logger=wandb", "logger.wandb.offline=true"),

@@ -59,6 +59,7 @@ def _final_weights(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
 
+@pytest.mark.slow
 def test_resume_from_last_continues_and_matches_an_uninterrupted_run(folders, tmp_path):
     straight, first_half = tmp_path / "straight", tmp_path / "resumed"
     common = ["trainer.num_sanity_val_steps=0", "model.ema_decay=0.9"]

@@ -1,10 +1,12 @@
-"""Training callbacks: validation grids, the final ``restorer.pt``, parameter counts."""
+"""Training callbacks: validation grids, the final ``restorer.pt``, parameter counts, speed.
+
+Preemption (saving on SIGTERM/SIGUSR1) lives in ``preemption.py`` with the rest of its parts.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import signal
 import time
 from pathlib import Path
 
@@ -59,8 +61,12 @@ def _send_image(logger, key: str, path: Path, grid: torch.Tensor, step: int) -> 
         logger.experiment.add_image(key, (grid + 1) / 2, global_step=step)
 
 
-class ExportRestorer(pl.Callback):
-    """Writes ``restorer.pt`` ({"state_dict", "config", "ema"}) when training ends."""
+class RestorerCheckpoint(pl.Callback):
+    """Writes ``restorer.pt`` ({"state_dict", "config", "ema"}) when training ends.
+
+    The light inference checkpoint that predict, evaluate and export read (the EMA restorer
+    when EMA is on); ``export`` is the command that turns it into ONNX / TorchScript.
+    """
 
     def __init__(self, filename: str = "restorer.pt") -> None:
         self.filename = filename
@@ -93,8 +99,11 @@ class TrainingThroughput(pl.Callback):
     """Logs ``perf/images_per_sec`` and ``perf/iterations_per_sec`` over windows of steps.
 
     Measured between consecutive batch ends, so data loading counts and the first (warm-up)
-    step does not. On a GPU the window average is right even though steps run asynchronously:
-    the non-finite check syncs every step.
+    step does not. Not Lightning's ``ThroughputMonitor``: that one calls
+    ``torch.cuda.synchronize()`` after every training batch, the host sync the training step
+    avoids. Without it, on a GPU the host runs ahead of the device by at most the queued work
+    (about one step), so a window of many steps is measured to within that; and the module
+    reads its values on the host at logging steps, which bounds the drift anyway.
     """
 
     def __init__(self, window: int = 50) -> None:
@@ -156,51 +165,3 @@ class RankConsistencyCheck(pl.Callback):
         path.write_text(json.dumps(report, indent=2))
         if not identical:
             log.error("DDP ranks hold different weights: %s", report["checksums"])
-
-
-class CheckpointOnSignal(pl.Callback):
-    """Preemption: on SIGTERM or SIGUSR1, save ``last.ckpt`` after the current batch and stop.
-
-    Lightning already turns SIGTERM into a clean exit after the batch, but saves nothing;
-    clusters send SIGTERM/SIGUSR1 shortly before killing a job, so the work since the last
-    periodic checkpoint would be lost.
-    """
-
-    def __init__(self, dirpath: str, filename: str = "last.ckpt") -> None:
-        self.path = Path(dirpath) / filename
-        self.requested = False
-        self._previous: dict[int, object] = {}
-
-    def on_fit_start(self, trainer, pl_module) -> None:
-        for sig in (signal.SIGUSR1, signal.SIGTERM):
-            previous = signal.getsignal(sig)
-            self._previous[sig] = previous
-
-            def handler(signum, frame, previous=previous) -> None:
-                self.requested = True
-                if callable(previous):
-                    previous(signum, frame)
-
-            signal.signal(sig, handler)
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self._save_if_signalled(trainer)
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        """A signal during validation: Lightning stops before the next training batch, so
-        that batch's hook would never run; save here instead."""
-        if not trainer.sanity_checking:
-            self._save_if_signalled(trainer)
-
-    def _save_if_signalled(self, trainer) -> None:
-        if not (self.requested or getattr(trainer, "received_sigterm", False)):
-            return
-        trainer.save_checkpoint(self.path)
-        log.warning("signal received: checkpoint saved to %s, stopping", self.path)
-        trainer.should_stop = True
-        self.requested = False
-
-    def on_fit_end(self, trainer, pl_module) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
-        self._previous.clear()

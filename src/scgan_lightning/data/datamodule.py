@@ -9,13 +9,8 @@ randomness, and persistent workers stay correct.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import multiprocessing
-import multiprocessing.util  # registers its exit handler now, so that ours runs before it
 import os
-import signal
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +19,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from ..errors import UserError
+from ..preemption import ignore_preemption_signals
 from .datasets import (
     EpochShuffleSampler,
     PairedSyntheticDataset,
@@ -68,45 +64,6 @@ def _require(key: str, value: PathArg, count: int, needed: int, why: str) -> Non
         raise UserError(
             f"data.{key}: only {count} readable image(s) in {value}; need at least {needed} ({why})"
         )
-
-
-def ignore_preemption_signals(worker_id: int) -> None:
-    """DataLoader workers leave SIGTERM/SIGUSR1 to the main process.
-
-    Schedulers signal the whole process group; a worker killed by SIGTERM would crash the run
-    before the main process could save its preemption checkpoint.
-    """
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-
-
-class _WorkerTrackingLoader(DataLoader):
-    """A DataLoader that records its worker processes, for :func:`kill_data_workers`."""
-
-    def _get_iterator(self):
-        iterator = super()._get_iterator()
-        _WORKERS.update(getattr(iterator, "_workers", ()))
-        return iterator
-
-
-_WORKERS: weakref.WeakSet[multiprocessing.process.BaseProcess] = weakref.WeakSet()
-
-
-def kill_data_workers() -> None:
-    """Kill the datamodule's DataLoader workers that are still running (at interpreter exit).
-
-    The workers ignore SIGTERM, so multiprocessing's own exit handler, which terminates
-    daemonic children with SIGTERM and then joins them, would wait forever on a worker left
-    mid-epoch (as a run stopped by a signal during validation did).
-    """
-    for worker in list(_WORKERS):
-        if worker.is_alive():
-            worker.kill()
-            worker.join()
-
-
-# atexit runs handlers last-in first-out: this one before multiprocessing.util's (imported above).
-atexit.register(kill_data_workers)
 
 
 class FaceDataModule(pl.LightningDataModule):
@@ -236,7 +193,7 @@ class FaceDataModule(pl.LightningDataModule):
     def _loader(self, dataset, **kwargs) -> DataLoader:
         """Persistent workers that leave preemption signals to the main process."""
         hp = self.hparams
-        return _WorkerTrackingLoader(
+        return DataLoader(
             dataset,
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,
