@@ -22,7 +22,7 @@ from .inputs import InputItem
 from .writers import Outputs, Report
 
 
-def too_large(path: object, size: tuple[int, int], lr_size: int) -> str:
+def too_large_reason(path: object, size: tuple[int, int], lr_size: int) -> str:
     """The one-line reason a crop is skipped, naming the option that restores it anyway."""
     width, height = size
     return (
@@ -62,7 +62,7 @@ class FaceFiles(Dataset):
         except ImageReadError as err:
             return {**sample, "error": str(err)}
         if max(image.size) > self.lr_size and not self.allow_downscale:
-            return {**sample, "skip": too_large(path, image.size, self.lr_size)}
+            return {**sample, "skip": too_large_reason(path, image.size, self.lr_size)}
         sample["lr"] = to_tensor(resize(image, self.lr_size))
         if self.cmp_size:
             sample["cmp"] = torch.from_numpy(np.asarray(resize(image, self.cmp_size)).copy())

@@ -5,14 +5,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
+from torch.utils.data import DataLoader
 
 from ..checkpoints import LoadedRestorer
 from ..config_utils import check_scale, resolve_device
 from .detect import make_detector
 from .engine import RestoreEngine
 from .face_mode import FaceWriter, face_loader, run_faces
-from .inputs import collect_inputs, exclude_outputs, split_name_clashes
+from .inputs import InputItem, collect_inputs, exclude_outputs, split_name_clashes
 from .models import load_model
 from .options import PredictOptions
 from .photo_mode import PhotoRestorer, run_photos
@@ -43,19 +46,11 @@ def predict(
     for message in clashes:
         report.fail(message)
     device = resolve_device(options.device)
-    writer = FaceWriter(inputs.items, outputs, report)
-    loader = face_loader(
-        inputs.items,
-        lr_size,
-        options.batch_size,
-        options.num_workers,
-        options.faces.allow_downscale,
-        options.hr_size if options.save_cmp else None,
-    )
     if options.use_trainer:
         from ..predict_lightning import predict_with_trainer
 
         precision = "32" if options.precision == "auto" else options.precision
+        loader, writer = _face_io(options, inputs.items, outputs, report, lr_size)
         return predict_with_trainer(loaded.model, loader, writer, options, precision)
 
     settings = choose_settings(
@@ -72,5 +67,25 @@ def predict(
             restorer = PhotoRestorer(engine, detector, options.photo, lr_size)
             run_photos(restorer, inputs.items, outputs, report, options.save_cmp, progress)
         else:
+            loader, writer = _face_io(options, inputs.items, outputs, report, lr_size)
             run_faces(engine, loader, writer, progress)
     return report.summary
+
+
+def _face_io(
+    options: PredictOptions,
+    items: Sequence[InputItem],
+    outputs: Outputs,
+    report: Report,
+    lr_size: int,
+) -> tuple[DataLoader, FaceWriter]:
+    """Face mode's reader and writer, shared by the direct and the Lightning paths."""
+    loader = face_loader(
+        items,
+        lr_size,
+        options.batch_size,
+        options.num_workers,
+        options.faces.allow_downscale,
+        options.hr_size if options.save_cmp else None,
+    )
+    return loader, FaceWriter(items, outputs, report)
