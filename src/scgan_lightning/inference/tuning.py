@@ -137,6 +137,8 @@ def choose_settings(
     ``timer`` replaces the real timing (tests inject timings with it).
     """
     options = candidates(precision, channels_last)
+    if device.type == "cuda" and precision == "auto" and not torch.cuda.is_bf16_supported():
+        options = [s for s in options if s.precision == "32"]  # no bf16 on pre-Ampere GPUs
     if len(options) == 1:
         return options[0]
     key = f"{machine_key(device, model, batch_size)} | {' '.join(s.label() for s in options)}"
