@@ -26,13 +26,9 @@ from scgan_lightning.evaluate import (
 )
 from scgan_lightning.nets import Restorer
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-HR_VAL = SHARED / "data" / "faces_hr" / "val"
-LR_REAL = SHARED / "data" / "faces_lr_real"
-
-needs_faces = pytest.mark.skipif(
-    not (HR_VAL.is_dir() and LR_REAL.is_dir()), reason=f"demo faces not found under {SHARED}/data"
-)
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"  # in the repository: no skips
+HR_VAL = DEMO / "hr_val"
+LR_REAL = DEMO / "lr_test"
 
 
 def _six_faces(folder: Path, destination: Path) -> Path:
@@ -67,7 +63,6 @@ class TinyFeatures(nn.Module):
         return self.conv(images.float() / 255).mean(dim=(2, 3))
 
 
-@needs_faces
 def test_paired_scores_sr_and_bicubic_independently_of_batch_size(tmp_path, tiny_restorer) -> None:
     hr_dir = _six_faces(HR_VAL, tmp_path / "hr")
     result = evaluate_paired(
@@ -99,7 +94,6 @@ def test_paired_scores_sr_and_bicubic_independently_of_batch_size(tmp_path, tiny
         assert again["rows"][name] == pytest.approx(result["rows"][name], rel=1e-9)
 
 
-@needs_faces
 def test_reports_hold_the_table(tmp_path, tiny_restorer) -> None:
     result = evaluate_paired(
         tiny_restorer, HR_VAL, max_images=3, degradation="blur_noise_jpeg", seed=7
@@ -119,7 +113,6 @@ def test_reports_hold_the_table(tmp_path, tiny_restorer) -> None:
     assert "SR" in text and "bicubic" in text and "PSNR" in text
 
 
-@needs_faces
 def test_unpaired_scores_fid_and_kid(tmp_path, tiny_restorer) -> None:
     result = evaluate_unpaired(
         tiny_restorer,
@@ -161,7 +154,6 @@ def _run_cli(monkeypatch, *args: str) -> int:
     return 0
 
 
-@needs_faces
 def test_cli_writes_reports_and_reports_bad_input_in_one_line(
     tmp_path, tiny_restorer, monkeypatch, capsys
 ) -> None:
@@ -193,11 +185,10 @@ def test_cli_writes_reports_and_reports_bad_input_in_one_line(
 
 
 def test_cli_defaults_to_the_bundled_restorer(tmp_path, monkeypatch, capsys) -> None:
-    demo_hr = Path(__file__).resolve().parents[1] / "data" / "demo" / "hr_val"
     out = tmp_path / "evaluation"
     code = _run_cli(
         monkeypatch,
-        f"hr_dir={demo_hr}",
+        f"hr_dir={HR_VAL}",
         "max_images=4",
         "device=cpu",
         f"output_dir={out}",
