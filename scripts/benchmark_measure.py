@@ -659,7 +659,8 @@ def probe_presets(
     """Timed training steps of each candidate, all in this process and interleaved.
 
     Round r runs the candidates in order, round r+1 in reverse, so that load from other work
-    on a shared machine falls on all of them alike; the first step of every round is a warm-up
+    on a shared machine falls on all of them alike (``preset_choice`` ranks them by their
+    fastest step, which a starved round cannot inflate); the first step of every round is a warm-up
     (oneDNN builds its kernels, Adam creates its state) and is not kept.
     """
     batches = make_batches(min(steps + 1, 4), batch, data)
