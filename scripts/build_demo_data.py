@@ -1,6 +1,6 @@
 """Build the small demo set in ``data/demo`` from the shared real face data.
 
-    python scripts/build_demo_data.py [--source ../shared/data] [--out data/demo] [--seed 2020]
+    python scripts/build_demo_data.py --source ../shared/data [--out data/demo] [--seed 2020]
 
 Picks faces at random (deterministic given ``--seed``) so a CPU demo and the docs have real
 unpaired data: HR training faces, real LR training faces, HR validation faces, real LR test
@@ -129,8 +129,8 @@ def main() -> None:
     parser.add_argument(
         "--source",
         type=Path,
-        default=Path("../shared/data"),
-        help="shared data folder (relative paths are from the project root)",
+        required=True,
+        help="face data folder with faces_hr/, faces_lr_real/, photos/ (e.g. ../shared/data)",
     )
     parser.add_argument(
         "--out",

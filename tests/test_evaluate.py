@@ -202,5 +202,6 @@ def test_cli_defaults_to_the_bundled_restorer(tmp_path, monkeypatch, capsys) -> 
 def test_cli_answers_an_unknown_key_with_the_closest_one(tmp_path, monkeypatch, capsys) -> None:
     assert _run_cli(monkeypatch, "hr_dri=faces/", f"hydra.run.dir={tmp_path}") == 2
     assert capsys.readouterr().err == (
-        "error: unknown config key hr_dri (did you mean hr_dir?); see conf/evaluate.yaml\n"
+        "error: unknown config key hr_dri (did you mean hr_dir?); "
+        "see src/scgan_lightning/conf/evaluate.yaml\n"
     )

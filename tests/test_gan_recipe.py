@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
-from scgan_lightning.checkpoints import save_restorer
+from scgan_lightning.checkpoints import load_restorer, save_restorer
 from scgan_lightning.errors import CheckpointError
 from scgan_lightning.losses import LossWeights
 from scgan_lightning.module import SCGANModule
@@ -89,3 +93,21 @@ def test_pretraining_without_the_restorer_trains_the_degrader_alone():
         k.split(".")[0] for k, v in module.state_dict().items() if not torch.equal(v, before[k])
     }
     assert changed == {"g_dhl"}
+
+
+GPU_RECIPE = Path(__file__).resolve().parents[1] / "scripts" / "gpu_train_recipe.py"
+
+
+@pytest.mark.slow
+def test_gpu_recipe_script_copies_restorers_and_metrics_while_it_trains(tmp_path):
+    subprocess.run(
+        [sys.executable, str(GPU_RECIPE), "--smoke", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    restorers = sorted((tmp_path / "restorers").glob("restorer_*.pt"))
+    assert restorers, "no restorer was exported during the run"
+    assert load_restorer(restorers[-1]).model.head.weight.shape[0] == 16
+    assert (tmp_path / "metrics.csv").is_file()
+    assert "val/psnr" in (tmp_path / "progress.txt").read_text()

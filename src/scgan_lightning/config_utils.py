@@ -105,7 +105,8 @@ def closest(key: str, valid: Iterable[str]) -> str:
 
 
 def unknown_key(key: str, valid: Iterable[str], config: str) -> UserError:
-    return UserError(f"unknown config key {key}{closest(key, valid)}; see conf/{config}.yaml")
+    where = f"src/scgan_lightning/conf/{config}.yaml"
+    return UserError(f"unknown config key {key}{closest(key, valid)}; see {where}")
 
 
 def dotted_keys(node: Any, prefix: str = "") -> list[str]:

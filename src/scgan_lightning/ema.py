@@ -19,8 +19,7 @@ def make_ema_copy(network: nn.Module) -> nn.Module:
 @torch.no_grad()
 def update_ema(ema: nn.Module, network: nn.Module, decay: float) -> None:
     """``ema = decay * ema + (1 - decay) * network``; buffers (BatchNorm statistics) are copied."""
-    ema_params = [p for p in ema.parameters()]
-    net_params = [p.detach() for p in network.parameters()]
-    torch._foreach_lerp_(ema_params, net_params, 1.0 - decay)
+    for ema_param, param in zip(ema.parameters(), network.parameters(), strict=True):
+        ema_param.lerp_(param.detach(), 1.0 - decay)
     for ema_buffer, buffer in zip(ema.buffers(), network.buffers(), strict=True):
         ema_buffer.copy_(buffer)

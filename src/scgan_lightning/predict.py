@@ -37,7 +37,7 @@ def options_from_config(cfg: DictConfig) -> PredictOptions:
     """Options from the Hydra config, with one-line errors for missing or unknown values."""
     for key in ("input", "output"):
         if OmegaConf.is_missing(cfg, key) or cfg.get(key) in (None, ""):
-            raise UserError(f"{key}= is required (see conf/predict.yaml)")
+            raise UserError(f"{key}= is required (see src/scgan_lightning/conf/predict.yaml)")
     values: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     valid = [f.name for f in fields(PredictOptions)] + [
         f"{group}.{f.name}" for group, kind in _GROUPS.items() for f in fields(kind)

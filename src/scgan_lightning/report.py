@@ -20,12 +20,12 @@ import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from PIL import Image
+from PIL import Image, ImageDraw
 from rich.console import Console
 
 from . import metrics
 from .checkpoints import load_restorer
-from .config_utils import exit_on_user_error
+from .config_utils import cli, exit_on_user_error
 from .data.image_io import center_square, list_images, read_rgb, resize, to_tensor, to_uint8
 from .errors import UserError
 from .evaluate import BICUBIC, bicubic_upsample, evaluate_paired
@@ -85,17 +85,21 @@ def real_lr_scores(
 
 
 def face_grid(lr: torch.Tensor, outputs: Mapping[str, torch.Tensor], hr_size: int) -> Image.Image:
-    """Rows of faces: LR pixels (nearest) | each method's output, with a 2-pixel gutter."""
-    columns = [torch.nn.functional.interpolate(lr, size=hr_size, mode="nearest")]
-    columns += list(outputs.values())
-    gutter = 2
+    """Rows of faces under a header: LR pixels (nearest) | each method's output."""
+    columns = {"LR": torch.nn.functional.interpolate(lr, size=hr_size, mode="nearest")}
+    columns.update(outputs)
+    gutter, header = 2, 12
     cell = hr_size + gutter
-    canvas = np.full((len(lr) * cell, len(columns) * cell, 3), 255, dtype=np.uint8)
-    for col, images in enumerate(columns):
+    canvas = np.full((header + len(lr) * cell, len(columns) * cell, 3), 255, dtype=np.uint8)
+    for col, images in enumerate(columns.values()):
         for row, image in enumerate(images):
-            y, x = row * cell, col * cell
+            y, x = header + row * cell, col * cell
             canvas[y : y + hr_size, x : x + hr_size] = to_uint8(image)
-    return Image.fromarray(canvas)
+    grid = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(grid)
+    for col, name in enumerate(columns):
+        draw.text((col * cell + 1, 0), name[: hr_size // 6], fill=(0, 0, 0))
+    return grid
 
 
 def build_report(
@@ -245,9 +249,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="report")
 @exit_on_user_error
-def main(cfg: DictConfig) -> None:
-    """Console script ``scgan-report``."""
+def _main(cfg: DictConfig) -> None:
+    """Hydra entry point."""
     run(cfg)
+
+
+main = cli("report", _main)  # console script scgan-report; unknown keys get the closest one
 
 
 if __name__ == "__main__":

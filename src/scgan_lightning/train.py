@@ -78,8 +78,27 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     finally:
         _finish_wandb(loggers)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    summary = final_scores(metrics, callbacks)
+    if summary:
+        print(summary)
     log.info("run directory: %s", output_dir)
     return metrics
+
+
+def final_scores(metrics: dict[str, float], callbacks: list) -> str:
+    """The last validation against bicubic, and the grid to open: what a newcomer checks first."""
+    if "val/psnr" not in metrics:
+        return ""
+    lines = [
+        f"final validation: restorer PSNR {metrics['val/psnr']:.2f} dB, "
+        f"SSIM {metrics.get('val/ssim', float('nan')):.4f} | bicubic PSNR "
+        f"{metrics.get('val/psnr_bicubic', float('nan')):.2f} dB, "
+        f"SSIM {metrics.get('val/ssim_bicubic', float('nan')):.4f}"
+    ]
+    grids = [c.last_path for c in callbacks if getattr(c, "last_path", None) is not None]
+    if grids:
+        lines.append(f"validation grid (LR | restored | HR): {grids[-1]}")
+    return "\n".join(lines)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

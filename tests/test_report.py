@@ -1,0 +1,105 @@
+"""The side-by-side report: real-LR metrics, the table and the grid, on the repo's demo faces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from scgan_lightning import metrics
+from scgan_lightning.checkpoints import save_restorer
+from scgan_lightning.nets import Restorer
+from scgan_lightning.report import build_report, network_restore, render_markdown
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def test_consistency_is_high_for_an_output_that_pools_back_to_its_input():
+    lr = torch.rand(4, 3, 16, 16) * 2 - 1
+    exact = F.interpolate(lr, scale_factor=4, mode="nearest")  # avgpool gives lr back
+    assert metrics.consistency_psnr(exact, lr, 4).min() > 50
+    shifted = (exact + 0.2).clamp(-1, 1)
+    assert metrics.consistency_psnr(shifted, lr, 4).max() < 25
+
+
+def test_gradient_energy_grows_with_edges():
+    flat = torch.zeros(1, 3, 64, 64)
+    stripes = torch.zeros(1, 3, 64, 64)
+    stripes[..., ::2] = 1.0
+    assert metrics.gradient_energy(flat).item() == 0.0
+    assert metrics.gradient_energy(stripes).item() > 100
+
+
+def _tiny_restore():
+    torch.manual_seed(0)
+    return network_restore(Restorer(width=0.0625).eval(), torch.device("cpu"), 8)
+
+
+def test_report_scores_bicubic_and_each_model_and_draws_their_grid():
+    report, grid = build_report(
+        {"tiny": _tiny_restore()},
+        DEMO / "hr_val",
+        DEMO / "lr_test",
+        max_images=8,
+        max_lr_images=6,
+        grid_faces=4,
+    )
+    assert list(report["rows"]) == ["bicubic", "tiny"]
+    for row in report["rows"].values():
+        assert {"avgpool/psnr", "blur_noise_jpeg/ssim", "consistency", "sharpness"} <= set(row)
+    # bicubic upsampling pools back to nearly its input; bicubic is softer than real HR faces
+    assert report["rows"]["bicubic"]["consistency"] > 35
+    assert 0.1 < report["rows"]["bicubic"]["sharpness"] < 1.0
+    assert grid.size == (3 * 66, 12 + 4 * 66)  # LR | bicubic | tiny, four faces under a header
+    table = render_markdown(report)
+    assert table.count("\n| ") == 3 and "real LR: consistency (dB)" in table
+
+
+def test_the_command_writes_table_json_and_grid(tmp_path):
+    checkpoint = tmp_path / "tiny.pt"
+    torch.manual_seed(0)
+    save_restorer(checkpoint, Restorer(width=0.0625), {"width": 0.0625, "scale": 4}, ema=False)
+    out = tmp_path / "report"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scgan_lightning.report",
+            f"models={{tiny: {checkpoint}}}",
+            f"hr_dir={DEMO / 'hr_val'}",
+            f"lr_dir={DEMO / 'lr_test'}",
+            "max_images=4",
+            "max_lr_images=4",
+            "grid_faces=2",
+            f"output_dir={out}",
+            f"paths.log_dir={tmp_path}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads((out / "report.json").read_text())
+    assert report["models"] == {"tiny": str(checkpoint)}
+    assert (out / "report.md").read_text().startswith("HR: 4 faces")
+    assert (out / "grid_real_lr.png").is_file()
+
+
+def test_the_command_without_models_fails_in_one_line(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scgan_lightning.report",
+            f"hr_dir={DEMO / 'hr_val'}",
+            f"lr_dir={DEMO / 'lr_test'}",
+            f"paths.log_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: models is empty")
