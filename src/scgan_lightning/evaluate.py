@@ -45,7 +45,7 @@ METRIC_FORMATS = {
 # ----------------------------------------------------------------------------- images
 
 
-def _image_files(folder: str | Path | None, key: str, max_images: int | None) -> list[Path]:
+def image_files(folder: str | Path | None, key: str, max_images: int | None) -> list[Path]:
     if not folder:
         raise UserError(f"{key} is not set (give {key}=<folder of images>)")
     path = Path(folder).expanduser()
@@ -63,7 +63,7 @@ def _chunks(files: Sequence[Path], size: int) -> Iterator[tuple[int, Sequence[Pa
         yield start, files[start : start + size]
 
 
-def _load(files: Sequence[Path], size: int) -> torch.Tensor:
+def load_faces(files: Sequence[Path], size: int) -> torch.Tensor:
     """(N, 3, size, size) in [-1, 1]; other sizes are centre-cropped square and resized."""
     images = []
     for file in files:
@@ -74,7 +74,7 @@ def _load(files: Sequence[Path], size: int) -> torch.Tensor:
     return torch.stack(images)
 
 
-def _as_8bit(images: torch.Tensor) -> torch.Tensor:
+def as_8bit(images: torch.Tensor) -> torch.Tensor:
     """What saving and re-reading 8-bit images gives: metrics score what a user would save."""
     return metrics.quantize(images).float().div_(127.5).sub_(1.0)
 
@@ -131,19 +131,19 @@ def evaluate_paired(
         )
     device = torch.device(device)
     engine = _engine(model, device, batch_size, scale)
-    files = _image_files(hr_dir, "hr_dir", max_images)
+    files = image_files(hr_dir, "hr_dir", max_images)
     scores: dict[str, dict[str, list[torch.Tensor]]] = {
         SR: defaultdict(list),
         BICUBIC: defaultdict(list),
     }
     for start, chunk in _chunks(files, batch_size):
-        hr = _load(chunk, hr_size)
-        lr = _as_8bit(
+        hr = load_faces(chunk, hr_size)
+        lr = as_8bit(
             torch.stack(
                 [degrade(x, degradation, scale, seed + start + i) for i, x in enumerate(hr)]
             )
         )
-        outputs = {SR: _as_8bit(engine.restore(lr)), BICUBIC: bicubic_upsample(lr, hr_size)}
+        outputs = {SR: as_8bit(engine.restore(lr)), BICUBIC: bicubic_upsample(lr, hr_size)}
         for name, sr in outputs.items():
             scores[name]["psnr"].append(metrics.psnr_tensor(sr, hr, crop_border, test_y_channel))
             scores[name]["ssim"].append(metrics.ssim_tensor(sr, hr, crop_border, test_y_channel))
@@ -191,19 +191,19 @@ def evaluate_unpaired(
     device = torch.device(device)
     engine = _engine(model, device, batch_size, scale)
     extractor = extractor.to(device).eval()
-    lr_files = _image_files(lr_dir, "lr_dir", max_images)
-    hr_files = _image_files(ref_hr_dir, "ref_hr_dir", max_images)
+    lr_files = image_files(lr_dir, "lr_dir", max_images)
+    hr_files = image_files(ref_hr_dir, "ref_hr_dir", max_images)
 
     def features(images: torch.Tensor) -> torch.Tensor:
         return metrics.extract_features(extractor, images.to(device)).cpu()
 
     fake: dict[str, list[torch.Tensor]] = {SR: [], BICUBIC: []}
     for _, chunk in _chunks(lr_files, batch_size):
-        lr = _load(chunk, hr_size // scale)
-        fake[SR].append(features(_as_8bit(engine.restore(lr))))
+        lr = load_faces(chunk, hr_size // scale)
+        fake[SR].append(features(as_8bit(engine.restore(lr))))
         fake[BICUBIC].append(features(bicubic_upsample(lr, hr_size)))
     real = torch.cat(
-        [features(_load(chunk, hr_size)) for _, chunk in _chunks(hr_files, batch_size)]
+        [features(load_faces(chunk, hr_size)) for _, chunk in _chunks(hr_files, batch_size)]
     )
     rows = {
         name: metrics.fid_kid(real, torch.cat(parts), kid_subsets, kid_subset_size, seed)

@@ -26,9 +26,16 @@ from rich.console import Console
 from . import metrics
 from .checkpoints import load_restorer
 from .config_utils import cli, exit_on_user_error
-from .data.image_io import center_square, list_images, read_rgb, resize, to_tensor, to_uint8
+from .data.image_io import to_uint8
 from .errors import UserError
-from .evaluate import BICUBIC, bicubic_upsample, evaluate_paired
+from .evaluate import (
+    BICUBIC,
+    as_8bit,
+    bicubic_upsample,
+    evaluate_paired,
+    image_files,
+    load_faces,
+)
 
 Restore = Callable[[torch.Tensor], torch.Tensor]
 
@@ -41,34 +48,13 @@ COLUMNS = {
 }
 
 
-def _folder_files(folder: str | Path, key: str, limit: int | None) -> list[Path]:
-    path = Path(folder).expanduser()
-    if not path.is_dir():
-        raise UserError(f"{path}: no such folder ({key})")
-    files = list_images(path)
-    if not files:
-        raise UserError(f"{path}: no images found ({key})")
-    return files[:limit] if limit else files
-
-
-def load_faces(files: Sequence[Path], size: int) -> torch.Tensor:
-    """(N, 3, size, size) in [-1, 1]; other sizes are centre-cropped square and resized."""
-    images = []
-    for file in files:
-        image = read_rgb(file)
-        if image.size != (size, size):
-            image = resize(center_square(image), size)
-        images.append(to_tensor(image))
-    return torch.stack(images)
-
-
 def network_restore(model: torch.nn.Module, device: torch.device, batch_size: int) -> Restore:
     """LR batch -> 8-bit-exact SR batch on the CPU, in chunks of ``batch_size``."""
 
     @torch.inference_mode()
     def restore(lr: torch.Tensor) -> torch.Tensor:
         parts = [model(chunk.to(device)).float().cpu() for chunk in lr.split(batch_size)]
-        return metrics.quantize(torch.cat(parts)).float().div_(127.5).sub_(1.0)
+        return as_8bit(torch.cat(parts))
 
     return restore
 
@@ -137,8 +123,8 @@ def build_report(
                 rows[method][f"{kind}/psnr"] = result["rows"][key]["psnr"]
                 rows[method][f"{kind}/ssim"] = result["rows"][key]["ssim"]
 
-    hr_files = _folder_files(hr_dir, "hr_dir", max_images)
-    lr_files = _folder_files(lr_dir, "lr_dir", max_lr_images)
+    hr_files = image_files(hr_dir, "hr_dir", max_images)
+    lr_files = image_files(lr_dir, "lr_dir", max_lr_images)
     hr = load_faces(hr_files, hr_size)
     lr = load_faces(lr_files, hr_size // scale)
     reference_energy = float(metrics.gradient_energy(hr).mean())
