@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scgan_lightning.data.face_sets import build_hr_set, build_lr_set
+from scgan_lightning.data.face_sets import BuildSummary, build_hr_set, build_lr_set
 from scgan_lightning.errors import UserError
 
 
@@ -50,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def report(what: str, summary: BuildSummary, folder: Path) -> None:
+    """One line of counts, then each unreadable photo on stderr."""
+    print(f"{what}: {summary.line()} -> {folder}")
+    for failure in summary.failures:
+        print(f"  skipped {failure}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -62,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 val_every=args.hr_val_every,
                 limit=args.limit,
             )
-            print(f"HR faces: {summary.line()} -> {args.out / 'faces_hr'}")
-            for failure in summary.failures:
-                print(f"  skipped {failure}", file=sys.stderr)
+            report("HR faces", summary, args.out / "faces_hr")
         if args.wider_images:
             summary = build_lr_set(
                 args.wider_images,
@@ -77,9 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 holdout_every=args.lr_holdout_every,
                 limit=args.limit,
             )
-            print(f"real LR faces: {summary.line()} -> {args.out / 'faces_lr_real'}")
-            for failure in summary.failures:
-                print(f"  skipped {failure}", file=sys.stderr)
+            report("real LR faces", summary, args.out / "faces_lr_real")
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
