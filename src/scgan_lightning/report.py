@@ -200,7 +200,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     device = torch.device(auto if cfg.device == "auto" else cfg.device)
     restores = {}
     scales = set()
-    for name, path in _models(cfg).items():
+    models = _models(cfg)
+    for name, path in models.items():
         loaded = load_restorer(path)
         scales.add(loaded.scale)
         restores[name] = network_restore(loaded.model.to(device), device, cfg.batch_size)
@@ -222,7 +223,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         seed=cfg.seed,
         extractor=extractor,
     )
-    report["models"] = _models(cfg)
+    report["models"] = models
     folder = Path(cfg.output_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
