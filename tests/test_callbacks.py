@@ -10,9 +10,9 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers.logger import Logger
 
-from scgan_lightning.callbacks import TrainingThroughput
-from scgan_lightning.module import SCGANModule
-from scgan_lightning.preemption import CheckpointOnSignal
+from scgan_lightning.training.callbacks import TrainingThroughput
+from scgan_lightning.training.module import SCGANModule
+from scgan_lightning.training.preemption import CheckpointOnSignal
 from tests.train_runs import fit_in_memory, random_batches
 
 

@@ -21,7 +21,7 @@ from scgan_lightning.data import (
     degrade,
 )
 from scgan_lightning.data.datasets import EpochShuffleSampler
-from scgan_lightning.data.image_io import list_images, resize, to_tensor
+from scgan_lightning.imaging import list_images, resize, to_tensor
 from scgan_lightning.errors import UserError
 
 DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -91,7 +91,7 @@ def test_lr_is_resized_to_hr_size_over_scale(tmp_path):
 
 
 def test_hr_size_must_be_a_multiple_of_scale(folders):
-    with pytest.raises(UserError, match="multiple of scale"):
+    with pytest.raises(UserError, match="multiple of the scale"):
         UnpairedFaceDataset(list_images(folders["hr_dir"]), list_images(folders["lr_dir"]), 30, 4)
 
 
@@ -259,7 +259,7 @@ def test_too_few_usable_training_images_is_an_error(folders, tmp_path):
     ("kwargs", "message"),
     [
         ({"val_degradation": "gaussian"}, "unknown degradation 'gaussian'"),
-        ({"hr_size": 62}, "multiple of scale"),
+        ({"hr_size": 62}, "multiple of the scale"),
         ({"batch_size": 0}, "data.batch_size must be at least 1"),
         ({"max_val_images": 0}, "data.max_val_images"),
     ],

@@ -104,7 +104,7 @@ def test_missing_inputs_and_a_used_output_folder_are_clear_errors(tmp_path):
         parse_wider_annotations(broken)
 
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_face_sets.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "build_face_sets.py"
 
 
 def test_the_command_builds_both_sets_and_reports_a_missing_folder_in_one_line(tmp_path):

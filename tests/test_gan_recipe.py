@@ -11,8 +11,8 @@ import torch
 
 from scgan_lightning.checkpoints import load_restorer, save_restorer
 from scgan_lightning.errors import CheckpointError
-from scgan_lightning.losses import LossWeights
-from scgan_lightning.module import SCGANModule
+from scgan_lightning.training.losses import LossWeights
+from scgan_lightning.training.module import SCGANModule
 from tests.train_runs import fit_in_memory, random_batches
 
 WIDTH = 0.125
@@ -95,7 +95,7 @@ def test_pretraining_without_the_restorer_trains_the_degrader_alone():
     assert changed == {"g_dhl"}
 
 
-GPU_RECIPE = Path(__file__).resolve().parents[1] / "scripts" / "gpu_train_recipe.py"
+GPU_RECIPE = Path(__file__).resolve().parents[1] / "tools" / "gpu_train_recipe.py"
 
 
 @pytest.mark.slow

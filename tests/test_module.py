@@ -6,8 +6,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from scgan_lightning.ema import make_ema_copy, update_ema
-from scgan_lightning.module import DISCRIMINATORS, GENERATORS, NonFiniteLossError, SCGANModule
+from scgan_lightning.training.ema import make_ema_copy, update_ema
+from scgan_lightning.training.module import DISCRIMINATORS, GENERATORS, SCGANModule
+from scgan_lightning.training.step_guard import NonFiniteLossError
 from tests.train_runs import fit_in_memory, random_batches
 
 WIDTH = 0.125
@@ -102,7 +103,7 @@ def test_non_finite_steps_are_skipped_then_stop_the_run_at_the_next_check():
     before = _weights(module)
     with pytest.raises(NonFiniteLossError, match="3 training steps in a row"):
         _fit(module, random_batches(5, poison=True), log_every_n_steps=1)
-    assert module.nonfinite_total == 3
+    assert module.guard.skipped_total == 3
     assert _unchanged(before, module), "a poisoned step updated"
 
 
@@ -112,7 +113,7 @@ def test_counters_are_read_only_at_logging_steps_and_at_the_end_of_an_epoch():
     before = _weights(module)
     with pytest.raises(NonFiniteLossError, match="5 training steps in a row"):
         _fit(module, random_batches(5, poison=True), log_every_n_steps=50)
-    assert module.nonfinite_total == 5 and module.iteration == 5
+    assert module.guard.skipped_total == 5 and module.iteration == 5
     assert _unchanged(before, module), "a poisoned step updated"
 
 
@@ -126,7 +127,7 @@ def test_a_skipped_first_step_leaves_the_optimiser_as_if_it_had_not_run():
     good = random_batches(1, seed=3)
     _fit(skipped_first, [random_batches(1, poison=True)[0], *good], log_every_n_steps=1)
     _fit(reference, good)
-    assert skipped_first.nonfinite_total == 1
+    assert skipped_first.guard.skipped_total == 1
     for key, value in reference.state_dict().items():
         assert torch.equal(value, skipped_first.state_dict()[key]), key
 
@@ -136,8 +137,8 @@ def test_a_single_non_finite_step_is_skipped_and_training_goes_on():
     batches = random_batches(3)
     batches[1] = random_batches(1, seed=5, poison=True)[0]
     _fit(module, batches)
-    assert module.nonfinite_total == 1
-    assert module.nonfinite_in_a_row == 0
+    assert module.guard.skipped_total == 1
+    assert module.guard.skipped_in_a_row == 0
     assert module.iteration == 3
 
 
@@ -155,7 +156,7 @@ def test_content_warmup_zeroes_only_the_adversarial_generator_terms():
     module.iteration = 1
     full = module.generator_losses(batch["hr"], batch["lr"], out)
     hr_down = torch.nn.functional.avg_pool2d(batch["hr"], 4)
-    expected = torch.nn.functional.l1_loss(out["lr_gen"], hr_down)
+    expected = torch.nn.functional.l1_loss(out.lr_gen, hr_down)
     assert torch.allclose(warm["G_DHL"], expected)
     assert not torch.allclose(full["G_DHL"], expected)
 

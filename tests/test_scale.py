@@ -25,7 +25,7 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical(folders, tmp_path):
             folders,
             tmp_path,
             "trainer=ddp_cpu",
-            "+callbacks.rank_check._target_=scgan_lightning.callbacks.RankConsistencyCheck",
+            "+callbacks.rank_check._target_=scgan_lightning.training.callbacks.RankConsistencyCheck",
         )
     )
     (run,) = run_dirs(tmp_path)

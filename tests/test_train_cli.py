@@ -33,7 +33,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 def test_every_experiment_composes(experiment: str):
     with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={experiment}"])
-    assert cfg.model._target_ == "scgan_lightning.module.SCGANModule"
+    assert cfg.model._target_ == "scgan_lightning.training.module.SCGANModule"
     assert cfg.data._target_ == "scgan_lightning.data.FaceDataModule"
 
 

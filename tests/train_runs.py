@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -103,13 +104,21 @@ def random_batches(
     return out
 
 
+def feed_batch_noise(module, batches: list[dict]) -> None:
+    """Make ``module`` draw each training step's noise from the batches' ``z``, in order (and
+    again each epoch), so runs on the same batches see the same z."""
+    noise = itertools.cycle([batch["z"] for batch in batches])
+    module.sample_noise = lambda batch_size, device: next(noise).to(device)
+
+
 def fit_in_memory(
     module, batches: list[dict], callbacks: list | None = None, logger=False, **options
 ):
     """Quiet CPU training of ``module`` over ready-made batches; returns the Trainer.
 
     One epoch and no validation unless ``options`` say otherwise (``val_batches`` takes
-    validation batches; the rest go to ``pl.Trainer``).
+    validation batches; the rest go to ``pl.Trainer``). Batches that carry ``z`` feed it as
+    the steps' noise (``feed_batch_noise``).
     """
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
@@ -131,6 +140,8 @@ def fit_in_memory(
         **settings,
     )
     val = None if val_batches is None else DataLoader(val_batches, batch_size=None)
+    if all("z" in batch for batch in batches):
+        feed_batch_noise(module, batches)
     trainer.fit(
         module,
         train_dataloaders=DataLoader(batches, batch_size=None, shuffle=False),

@@ -1,4 +1,4 @@
-"""Data: image IO, unpaired/paired face datasets and the Lightning DataModule.
+"""Data: unpaired/paired face datasets, degradations, the face-set builder, the DataModule.
 
 Names are imported on first use: the DataModule pulls in Lightning (seconds of import time),
 which ``predict`` and ``evaluate`` never need.
@@ -11,7 +11,6 @@ from typing import Any
 
 _LAZY = {
     "FaceDataModule": ".datamodule",
-    "LRFolderDataset": ".datasets",
     "PairedSyntheticDataset": ".datasets",
     "UnpairedFaceDataset": ".datasets",
     "degrade": ".degradations",

@@ -18,18 +18,18 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
+from ..checks import check_scale
 from ..errors import UserError
-from ..preemption import ignore_preemption_signals
+from ..imaging import IMAGE_EXTENSIONS, list_images
+from ..training.preemption import ignore_preemption_signals
 from .datasets import (
     EpochShuffleSampler,
     PairedSyntheticDataset,
     SkippedFile,
     UnpairedFaceDataset,
-    check_sizes,
     summarize_skipped,
 )
 from .degradations import check_kind
-from .image_io import IMAGE_EXTENSIONS, list_images
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class FaceDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        check_sizes(hr_size, scale)
+        check_scale(hr_size, scale)
         check_kind(val_degradation)
         for name, value in (("batch_size", batch_size), ("val_batch_size", val_batch_size)):
             if value < 1:

@@ -1,4 +1,4 @@
-"""Face datasets: unpaired HR x real LR for training, paired synthetic for validation, LR only.
+"""Face datasets: unpaired HR x real LR for training, paired synthetic for validation.
 
 Every dataset decodes each of its files once when it is built and drops the ones that fail, with
 a warning naming them, so a bad file never reaches a DataLoader worker mid-epoch. All
@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ..checks import check_scale
 from ..errors import UserError
+from ..imaging import read_face, read_rgb
 from .degradations import check_kind, degrade
-from .image_io import center_square, read_rgb, resize, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +106,6 @@ def _usable(
     return usable, skipped
 
 
-def check_sizes(hr_size: int, scale: int) -> int:
-    """Return the LR size, refusing an HR size that the scale does not divide."""
-    if scale < 1 or hr_size < scale or hr_size % scale:
-        raise UserError(f"hr_size={hr_size} must be a positive multiple of scale={scale}")
-    return hr_size // scale
-
-
-def load_hr(path: Path, hr_size: int) -> torch.Tensor:
-    """HR face: centre square crop, antialiased resize, [-1, 1]."""
-    return to_tensor(resize(center_square(read_rgb(path)), hr_size))
-
-
-def load_lr(path: Path, lr_size: int) -> torch.Tensor:
-    """Real LR face: antialiased resize (real LR faces are square detector crops), [-1, 1]."""
-    return to_tensor(resize(read_rgb(path), lr_size))
-
-
 @functools.lru_cache(maxsize=4)
 def _lr_order(seed: int, block: int, count: int) -> np.ndarray:
     """The ``block``-th shuffle of the LR list (cached: consecutive items share a block)."""
@@ -185,7 +169,7 @@ class UnpairedFaceDataset(Dataset):
         seed: int = 0,
     ) -> None:
         self.hr_size = hr_size
-        self.lr_size = check_sizes(hr_size, scale)
+        self.lr_size = check_scale(hr_size, scale)
         self.flip = flip
         self.seed = seed
         self.epoch = 0
@@ -215,8 +199,8 @@ class UnpairedFaceDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         choice = self.draw(index, epoch)
-        hr = load_hr(self.files[index], self.hr_size)
-        lr = load_lr(self.lr_files[choice.lr_index], self.lr_size)
+        hr = read_face(self.files[index], self.hr_size)
+        lr = read_face(self.lr_files[choice.lr_index], self.lr_size, square=False)
         return {
             "hr": hr.flip(-1) if choice.flip_hr else hr,
             "lr": lr.flip(-1) if choice.flip_lr else lr,
@@ -226,8 +210,9 @@ class UnpairedFaceDataset(Dataset):
 class PairedSyntheticDataset(Dataset):
     """HR faces with LR made from them by a fixed degradation, for PSNR/SSIM validation.
 
-    The degradation of item i is seeded with i, so every run validates on the same pairs.
-    ``max_items`` keeps the first usable files only (scanning stops there).
+    The degradation of item i is seeded with ``seed + i``, so every run validates on the same
+    pairs, and ``evaluate`` scores the pairs validation scored. ``max_items`` keeps the first
+    usable files only (scanning stops there).
     """
 
     def __init__(
@@ -237,10 +222,12 @@ class PairedSyntheticDataset(Dataset):
         scale: int = 4,
         degradation: str = "avgpool",
         max_items: int | None = None,
+        seed: int = 0,
     ) -> None:
         self.hr_size = hr_size
         self.scale = scale
-        check_sizes(hr_size, scale)
+        self.seed = seed
+        check_scale(hr_size, scale)
         self.degradation = check_kind(degradation)
         self.files, self.skipped = _usable(hr_files, "validation HR", max_items)
 
@@ -252,23 +239,5 @@ class PairedSyntheticDataset(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        hr = load_hr(self.files[index], self.hr_size)
-        return {"hr": hr, "lr": degrade(hr, self.degradation, self.scale, seed=index)}
-
-
-class LRFolderDataset(Dataset):
-    """Real LR faces for inference; ``index`` points into ``files`` to name the outputs."""
-
-    def __init__(self, files: Iterable[str | os.PathLike], lr_size: int = 16) -> None:
-        self.lr_size = lr_size
-        self.files, self.skipped = _usable(files, "LR")
-
-    @property
-    def skipped_summary(self) -> str:
-        return summarize_skipped(self.skipped)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
-        return {"lr": load_lr(self.files[index], self.lr_size), "index": index}
+        hr = read_face(self.files[index], self.hr_size)
+        return {"hr": hr, "lr": degrade(hr, self.degradation, self.scale, seed=self.seed + index)}

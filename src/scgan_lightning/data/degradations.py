@@ -17,7 +17,7 @@ from PIL import Image
 from torchvision.transforms.functional import gaussian_blur
 
 from ..errors import UserError
-from .image_io import to_tensor, to_uint8
+from ..imaging import to_tensor, to_uint8
 
 DEGRADATIONS = ("avgpool", "bicubic", "blur_noise_jpeg")
 

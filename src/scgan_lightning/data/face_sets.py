@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import UserError
-from .image_io import ImageReadError, list_images, read_rgb, save_png
+from ..imaging import ImageReadError, list_images, read_rgb, save_png
 
 log = logging.getLogger(__name__)
 

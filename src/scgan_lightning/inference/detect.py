@@ -1,7 +1,7 @@
 """Face detection in whole photos: YuNet (vendored ONNX, via OpenCV) or OpenCV's Haar cascade.
 
 YuNet finds faces down to about 10 px, the size SCGAN is made for; the Haar cascade misses
-almost all faces under 20 px and stays only as a fallback. Both need OpenCV (extra ``faces``).
+almost all faces under 20 px and stays only as a fallback. Both run through OpenCV.
 Images are uint8 RGB arrays (H,W,3); boxes are in photo pixels.
 """
 
@@ -48,13 +48,13 @@ class Detector(Protocol):
 
 
 def _cv2() -> Any:
-    """OpenCV is an optional extra: only photo mode needs it."""
+    """OpenCV, imported only when a photo needs a detector (it is a dependency of the package)."""
     try:
         import cv2
     except ImportError:
         raise UserError(
-            "face detection needs OpenCV; install the faces extra: "
-            "pip install 'scgan_lightning[faces]'"
+            "face detection needs OpenCV, which this installation lacks: "
+            "pip install opencv-python-headless"
         ) from None
     return cv2
 

@@ -12,12 +12,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import Progress
 from torch.utils.data import DataLoader, Dataset
 
-from ..data.image_io import ImageReadError, read_rgb, resize, to_tensor, to_uint8
 from ..errors import UserError
-from .engine import RestoreEngine
+from ..imaging import ImageReadError, read_rgb, resize, to_tensor, to_uint8
 from .inputs import InputItem
 from .writers import Outputs, Report
 
@@ -127,18 +125,3 @@ class FaceWriter:
                 self.report.fail(f"{item.path}: not written ({err})")
                 continue
             self.report.ok()
-
-
-def run_faces(
-    engine: RestoreEngine,
-    loader: DataLoader,
-    writer: FaceWriter,
-    progress: Progress,
-) -> None:
-    """Face crops in, restored faces out, batch by batch."""
-    task = progress.add_task("restoring faces", total=len(loader.dataset))
-    for batch in loader:
-        sr = engine.restore(batch["lr"]) if batch["index"] else None
-        writer.write_batch(batch, sr)
-        done = len(batch["index"]) + len(batch["errors"]) + len(batch["skips"])
-        progress.advance(task, done)

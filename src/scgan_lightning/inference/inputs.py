@@ -6,8 +6,8 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.image_io import IMAGE_EXTENSIONS, list_images
 from ..errors import UserError
+from ..imaging import IMAGE_EXTENSIONS, list_images
 
 _GLOB_CHARS = frozenset("*?[")
 

@@ -120,3 +120,14 @@ class PredictOptions:
             raise UserError(f"suffix must not contain a path separator, got {self.suffix!r}")
         if self.use_trainer and self.mode != "faces":
             raise UserError("use_trainer=true supports mode=faces only")
+
+
+# The option groups of a job, as in conf/predict.yaml.
+GROUPS = {"faces": FaceOptions, "photo": PhotoOptions}
+
+
+def option_keys() -> list[str]:
+    """Every key of ``conf/predict.yaml``, dotted (``photo.max_face``): the fields of the
+    options, the one list a command line is checked against."""
+    keys = [f.name for f in fields(PredictOptions)]
+    return keys + [f"{group}.{f.name}" for group, kind in GROUPS.items() for f in fields(kind)]

@@ -11,8 +11,8 @@ from PIL import Image
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..data.image_io import resize, save_png
 from ..errors import UserError
+from ..imaging import save_png
 from .inputs import InputSet
 
 
@@ -80,13 +80,6 @@ def prepare_output(output: str, inputs: InputSet, suffix: str) -> Path:
     except OSError as err:
         raise UserError(f"output {folder}: not writable ({err.strerror or err})") from None
     return folder
-
-
-def side_by_side(left: Image.Image | np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``left`` bicubic-resized to ``right``'s size, then both next to each other."""
-    image = left if isinstance(left, Image.Image) else Image.fromarray(left)
-    height, width = right.shape[:2]
-    return np.hstack([np.asarray(resize(image, (width, height))), right])
 
 
 class Report:

@@ -1,7 +1,9 @@
-"""Image files <-> tensors. The one place in the project that reads or writes pixels.
+"""Image files <-> tensors: the one pixel reader and writer, for data and inference alike.
 
 Everything is converted to 8-bit RGB on read (grey, palette, RGBA/LA, CMYK, 16-bit, EXIF
-orientation), and tensors are NCHW/CHW float in [-1, 1] (``x / 127.5 - 1``).
+orientation), and tensors are NCHW/CHW float in [-1, 1] (``x / 127.5 - 1``). The 8-bit
+conversions of tensors (``quantize``, ``as_8bit``) and the bicubic baseline live here too,
+because every score in the project is taken on what a saved 8-bit image would hold.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps
 
-from ..errors import UserError
+from .errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -79,6 +81,30 @@ def resize(image: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     if image.size == tuple(target):
         return image
     return image.resize(target, Image.Resampling.BICUBIC, reducing_gap=None)
+
+
+def read_face(path: str | os.PathLike, size: int, square: bool = True) -> torch.Tensor:
+    """A face file as a (3, size, size) tensor: its centred square (unless ``square=False``,
+    for detector crops that are square already), antialiased to ``size``."""
+    image = read_rgb(path)
+    return to_tensor(resize(center_square(image) if square else image, size))
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] tensor -> the float64 0-255 integers a saved 8-bit image would hold."""
+    return ((images.detach().double() + 1.0) * 127.5).clamp_(0, 255).round_()
+
+
+def as_8bit(images: torch.Tensor) -> torch.Tensor:
+    """What saving and re-reading 8-bit images gives, back in [-1, 1] (float32)."""
+    return quantize(images).float().div_(127.5).sub_(1.0)
+
+
+def bicubic_upsample(lr: torch.Tensor, size: int) -> torch.Tensor:
+    """The bicubic baseline of every score: 8-bit PIL bicubic (a=-0.5, as MATLAB's imresize)
+    of a [-1, 1] batch (N, 3, h, w) to ``size`` x ``size``, on ``lr``'s device."""
+    images = [to_tensor(resize(Image.fromarray(to_uint8(x)), size)) for x in lr]
+    return torch.stack(images).to(lr.device)
 
 
 def center_square(image: Image.Image) -> Image.Image:

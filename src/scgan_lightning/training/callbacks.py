@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_only
 from torchvision.utils import make_grid
 
-from .checkpoints import save_restorer
-from .data.image_io import save_png, to_uint8
+from ..checkpoints import save_restorer
+from ..imaging import save_png, to_uint8
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Face prediction through ``Trainer.predict``, so one command can use several GPUs.
 
 Each process restores its share of the files (Lightning splits the loader without repeats)
-and writes them itself through the same ``FaceWriter`` as the direct path; the batch goes
-through the network in ``inference.engine.restore_batch``, under Lightning's precision.
+and writes them itself through the same ``FaceWriter`` as the direct path; each batch goes
+through the job's ``FaceRestorer`` (run settings "32", NCHW), under Lightning's precision.
 """
 
 from __future__ import annotations
@@ -13,27 +13,31 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
-from torch import nn
 from torch.utils.data import DataLoader
 
-from .inference.engine import restore_batch
-from .inference.face_mode import FaceWriter
-from .inference.options import PredictOptions
-from .inference.writers import Summary
+from .face_mode import FaceWriter
+from .options import PredictOptions
+from .restorer import FaceRestorer
+from .writers import Summary
 
 _PRECISION = {"32": "32-true", "bf16": "bf16-mixed"}
 
 
 class RestorerPredictModule(pl.LightningModule):
-    """A restorer as a LightningModule whose ``predict_step`` returns SR for a batch."""
+    """A ``FaceRestorer`` as a LightningModule whose ``predict_step`` returns SR for a batch.
 
-    def __init__(self, restorer: nn.Module) -> None:
+    Its network is registered here, so Lightning moves it to each process's device; the
+    restorer runs batches wherever its network is.
+    """
+
+    def __init__(self, restorer: FaceRestorer) -> None:
         super().__init__()
-        self.restorer = restorer
+        self.network = restorer.model
+        self.face_restorer = restorer
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         """``batch`` holds ``lr`` and ``path`` (plus ``index``, read ``errors`` and ``skips``)."""
-        sr = restore_batch(self.restorer, batch["lr"]) if batch["index"] else None
+        sr = self.face_restorer.restore_faces(batch["lr"]) if batch["index"] else None
         return {"sr": sr, "path": batch["path"]}
 
 
@@ -90,13 +94,13 @@ def _devices(options: PredictOptions) -> int | str | list[int]:
 
 
 def predict_with_trainer(
-    restorer: nn.Module,
-    loader: DataLoader,
-    writer: FaceWriter,
-    options: PredictOptions,
-    precision: str,
+    restorer: FaceRestorer, loader: DataLoader, writer: FaceWriter, options: PredictOptions
 ) -> Summary:
-    """Restore the loader's face crops with ``Trainer.predict``; returns the job's summary."""
+    """Restore the loader's face crops with ``Trainer.predict``; returns the job's summary.
+
+    ``precision=auto`` means 32 here: Lightning applies one precision to the whole run.
+    """
+    precision = "32" if options.precision == "auto" else options.precision
     trainer = pl.Trainer(
         accelerator=_accelerator(options.device),
         devices=_devices(options),

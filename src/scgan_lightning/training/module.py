@@ -20,13 +20,14 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from .checkpoints import initial_states
+from ..checkpoints import initial_states
+from ..errors import CheckpointError
+from ..imaging import as_8bit, bicubic_upsample
+from ..metrics.fidelity import paired_scores
+from ..nets import NOISE_DIM, Degrader, Discriminator, Restorer
 from .ema import make_ema_copy, update_ema
-from .errors import CheckpointError
-from .finite_guard import GuardedOptimizer, NonFiniteCounter, Snapshot, all_finite
 from .losses import LossWeights, generator_term, hinge_discriminator
-from .metrics import psnr_tensor, ssim_tensor
-from .nets import NOISE_DIM, Degrader, Discriminator, Restorer
+from .step_guard import StepGuard
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,7 @@ class GeneratorOutputs:
     hr_gen: torch.Tensor  # G_RLS(lr_gen): the forward cycle's restoration
     hr_gen_r: torch.Tensor  # G_RLS(real LR)
     lr_real_2: torch.Tensor  # G_DSL(hr_gen_r, z): the backward cycle's LR
-    ups: torch.Tensor  # bicubic upsampling of the real LR
-
-    def __getitem__(self, name: str) -> torch.Tensor:
-        """``out["hr_gen"]`` as well as ``out.hr_gen``, for code written against the dict."""
-        return getattr(self, name)
-
-
-class NonFiniteLossError(RuntimeError):
-    """Raised after too many consecutive steps with NaN/inf losses or gradients."""
+    ups: torch.Tensor  # the released loss's bicubic of the real LR (float, align_corners)
 
 
 class SCGANModule(pl.LightningModule):
@@ -92,11 +85,7 @@ class SCGANModule(pl.LightningModule):
         self.d_h2 = Discriminator(hr_size, width, released_sn_backward)
         self.ema_rls = make_ema_copy(self.g_rls) if ema_decay else None
         self.iteration = 0
-        self._nonfinite = NonFiniteCounter()
-        self._nonfinite_seen = 0  # the total at the last host read, for warnings
-        self._guards: dict[Any, GuardedOptimizer] = {}
-        self._norm_stats = Snapshot()
-        self._ema_before = Snapshot()
+        self.guard = StepGuard(max_nonfinite_steps)
         if init_from:
             self._initialise_from(init_from)
         if channels_last:
@@ -153,15 +142,13 @@ class SCGANModule(pl.LightningModule):
         """One semi-cycled iteration: generator outputs, discriminator update, generator update.
 
         Each update is kept only if its loss and gradients are finite, decided on the device
-        (``finite_guard``); a NaN batch also leaves the restorer's BatchNorm statistics as
-        they were.
+        (``self.guard``); a NaN batch also leaves the restorer's BatchNorm statistics as they
+        were.
         """
         hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
-        z = batch.get("z")
-        if z is None:
-            z = torch.randn(hr.shape[0], 1, self.hparams.noise_dim, device=hr.device)
+        z = self.sample_noise(hr.shape[0], hr.device)
         opt_g, opt_d = self.optimizers()
-        self._norm_stats.take(self.g_rls.buffers())
+        self.guard.begin(self.g_rls.buffers())
         if self.iteration < self.hparams.pretrain_iterations:
             return self._pretrain_step(hr, z, opt_g)
 
@@ -175,6 +162,11 @@ class SCGANModule(pl.LightningModule):
 
         self._finish_step(d_ok & g_ok, g_ok)
         return self._log_step({**d_losses, **g_losses}, hr.shape[0], opt_g, opt_d)
+
+    def sample_noise(self, batch_size: int, device: torch.device) -> torch.Tensor:
+        """The noise z that G_DHL and G_DSL read, one draw per batch (tests feed fixed z by
+        replacing this method)."""
+        return torch.randn(batch_size, 1, self.hparams.noise_dim, device=device)
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
@@ -283,20 +275,15 @@ class SCGANModule(pl.LightningModule):
                 for p in getattr(self, name).parameters()
                 if p.grad is not None
             ]
-        ok = all_finite(loss, grads)
-        if optimizer not in self._guards:
-            self._guards[optimizer] = GuardedOptimizer(optimizer)
-        self._guards[optimizer].step(ok)
-        return ok
+        return self.guard.step(optimizer, loss, grads)
 
     def _finish_step(self, all_ok: torch.Tensor, g_ok: torch.Tensor) -> None:
         """Undo BatchNorm statistics of a skipped step, count it, update EMA, advance."""
-        self._norm_stats.keep_if(all_ok)
-        self._nonfinite.update(all_ok)
+        self.guard.end(all_ok)
         if self.ema_rls is not None:
-            self._ema_before.take([*self.ema_rls.parameters(), *self.ema_rls.buffers()])
-            update_ema(self.ema_rls, self.g_rls, self.hparams.ema_decay)
-            self._ema_before.keep_if(g_ok)
+            ema_tensors = [*self.ema_rls.parameters(), *self.ema_rls.buffers()]
+            with self.guard.keep_ema_if(g_ok, ema_tensors):
+                update_ema(self.ema_rls, self.g_rls, self.hparams.ema_decay)
         self.iteration += 1
 
     def _log_step(self, raw: dict, batch_size: int, opt_g, opt_d) -> dict[str, torch.Tensor]:
@@ -306,14 +293,14 @@ class SCGANModule(pl.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, batch_size=batch_size)
         every = self.trainer.log_every_n_steps
         if every and self.iteration % every == 0:
-            self._check_nonfinite()
+            self.guard.check(self.iteration)
             rates = {"lr/generators": opt_g.param_groups[0]["lr"]}
             if opt_d is not None:
                 rates["lr/discriminators"] = opt_d.param_groups[0]["lr"]
             self.log_dict(
                 {
                     "iteration": float(self.iteration),
-                    "train/nonfinite_steps": float(self._nonfinite_seen),
+                    "train/nonfinite_steps": float(self.guard.seen),
                     **rates,
                 },
                 batch_size=batch_size,
@@ -329,37 +316,8 @@ class SCGANModule(pl.LightningModule):
                 )
         return losses
 
-    def _check_nonfinite(self) -> None:
-        """Read the skip counters (a host sync), warn about new skips, stop on a long run."""
-        total, _, longest = self._nonfinite.read()
-        self._nonfinite.forget_longest()
-        new, self._nonfinite_seen = total - self._nonfinite_seen, total
-        if new:
-            log.warning(
-                "iteration %d: %d step(s) with non-finite losses or gradients skipped since the "
-                "last check (%d in a row at most)",
-                self.iteration,
-                new,
-                longest,
-            )
-        if longest >= self.hparams.max_nonfinite_steps:
-            raise NonFiniteLossError(
-                f"{longest} training steps in a row had NaN/inf losses or gradients; stopping "
-                "(the last checkpoint holds the last good weights)"
-            )
-
-    @property
-    def nonfinite_total(self) -> int:
-        """Steps skipped so far (reads the device counter: not for use inside the step)."""
-        return self._nonfinite.read()[0]
-
-    @property
-    def nonfinite_in_a_row(self) -> int:
-        """Steps skipped since the last finite one (reads the device counter)."""
-        return self._nonfinite.read()[1]
-
     def on_train_epoch_end(self) -> None:
-        self._check_nonfinite()
+        self.guard.check(self.iteration)
         for scheduler in self.lr_schedulers():
             scheduler.step()
 
@@ -370,36 +328,30 @@ class SCGANModule(pl.LightningModule):
         return self.ema_rls if self.ema_rls is not None else self.g_rls
 
     def validation_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
-        hr, lr = batch["hr"], batch["lr"]
+        """PSNR / SSIM of the restorer and of the bicubic baseline, scored as ``evaluate``
+        scores them: 8-bit LR in, 8-bit outputs against the HR faces (BasicSR convention)."""
+        hr, lr = batch["hr"], as_8bit(batch["lr"])
         sr = self.inference_restorer(self._prepare(lr)).float().clamp(-1, 1)
-        bicubic = F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=False)
-        bicubic = bicubic.clamp(-1, 1)
-        n = hr.shape[0]
-        self.log_dict(
-            {
-                "val/psnr": psnr_tensor(sr, hr).mean(),
-                "val/ssim": ssim_tensor(sr, hr).mean(),
-                "val/psnr_bicubic": psnr_tensor(bicubic, hr).mean(),
-                "val/ssim_bicubic": ssim_tensor(bicubic, hr).mean(),
-            },
-            batch_size=n,
-            sync_dist=True,
-        )
+        bicubic = bicubic_upsample(lr, hr.shape[-1])
+        scores = {
+            **{f"val/{k}": v.mean() for k, v in paired_scores(sr, hr).items()},
+            **{f"val/{k}_bicubic": v.mean() for k, v in paired_scores(bicubic, hr).items()},
+        }
+        self.log_dict(scores, batch_size=hr.shape[0], sync_dist=True)
         return {"lr": lr, "sr": sr, "hr": hr}
 
     # ------------------------------------------------------------- checkpoint state
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["scgan"] = {
             "iteration": self.iteration,
-            "nonfinite_total": self.nonfinite_total,
+            "nonfinite_total": self.guard.skipped_total,
             "torch_rng": torch.get_rng_state(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("scgan", {})
         self.iteration = int(state.get("iteration", 0))
-        self._nonfinite_seen = int(state.get("nonfinite_total", 0))
-        self._nonfinite.load(self._nonfinite_seen)
+        self.guard.load(int(state.get("nonfinite_total", 0)))
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
 

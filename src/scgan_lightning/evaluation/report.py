@@ -1,0 +1,108 @@
+"""One report, several restorers side by side with bicubic: the table a model card uses.
+
+SCGAN's claim is about real low-resolution faces, which have no ground truth, so the report
+scores three things: PSNR / SSIM where HR exists (LR made by each synthetic degradation);
+on real LR faces, consistency and sharpness, plus FID / KID when an Inception is given; and a
+grid of real faces to look at (LR pixels | bicubic | each model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+from ..errors import UserError
+from ..imaging import as_8bit, to_uint8
+from ..inference.restorer import FaceRestorer
+from .faces import face_files, load_faces
+from .paired import BICUBIC, Restore, bicubic, make_pairs, score_paired
+from .unpaired import features, fid_scores, real_lr_scores, sharpness_reference
+
+
+def face_grid(lr: torch.Tensor, outputs: Mapping[str, torch.Tensor], hr_size: int) -> Image.Image:
+    """Rows of faces under a header: LR pixels (nearest) | each method's output."""
+    columns = {"LR": F.interpolate(lr, size=hr_size, mode="nearest"), **outputs}
+    gutter, header = 2, 12
+    cell = hr_size + gutter
+    canvas = np.full((header + len(lr) * cell, len(columns) * cell, 3), 255, dtype=np.uint8)
+    for col, images in enumerate(columns.values()):
+        for row, image in enumerate(images):
+            y, x = header + row * cell, col * cell
+            canvas[y : y + hr_size, x : x + hr_size] = to_uint8(image)
+    grid = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(grid)
+    for col, name in enumerate(columns):
+        draw.text((col * cell + 1, 0), name[: hr_size // 6], fill=(0, 0, 0))
+    return grid
+
+
+def _common_geometry(restorers: Mapping[str, FaceRestorer]) -> tuple[int, int]:
+    """(hr_size, scale) that every restorer shares."""
+    if not restorers:
+        raise UserError("models is empty (give models='{name: checkpoint, ...}')")
+    shapes = {(r.hr_size, r.scale) for r in restorers.values()}
+    if len(shapes) != 1:
+        scales = sorted({scale for _, scale in shapes})
+        raise UserError(f"the models have different scales ({scales})")
+    return shapes.pop()
+
+
+def build_report(
+    restorers: Mapping[str, FaceRestorer],
+    hr_dir: str | Path,
+    lr_dir: str | Path,
+    *,
+    degradations: Sequence[str] = ("avgpool", "blur_noise_jpeg"),
+    max_images: int | None = None,
+    max_lr_images: int | None = None,
+    grid_faces: int = 24,
+    seed: int = 0,
+    batch_size: int = 64,
+    extractor: torch.nn.Module | None = None,
+) -> tuple[dict[str, Any], Image.Image]:
+    """Scores of every method (bicubic first) and the grid of real faces."""
+    hr_size, scale = _common_geometry(restorers)
+    methods: dict[str, Restore] = {BICUBIC: bicubic(hr_size)}
+    methods.update({name: r.restore_faces for name, r in restorers.items()})
+    rows: dict[str, dict[str, float]] = {name: {} for name in methods}
+    hr_files = face_files(hr_dir, "hr_dir", max_images)
+    for kind in degradations:
+        pairs = make_pairs(hr_files, hr_size, scale, kind, seed)
+        scores = score_paired(methods, pairs, batch_size=batch_size)
+        for name, values in scores.items():
+            rows[name].update({f"{kind}/{key}": value for key, value in values.items()})
+
+    lr_files = face_files(lr_dir, "lr_dir", max_lr_images)
+    hr = load_faces(hr_files, hr_size)
+    lr = load_faces(lr_files, hr_size // scale)
+    reference = sharpness_reference(hr)
+    for name, values in real_lr_scores(methods, lr, reference, scale).items():
+        rows[name].update(values)
+    if extractor is not None:
+        device = next(iter(restorers.values())).device
+        real = features(extractor, hr.split(batch_size), device)
+        fid = fid_scores(
+            methods, lr, real, extractor, batch_size=batch_size, device=device, seed=seed
+        )
+        for name, values in fid.items():
+            rows[name].update(values)
+    settings = {
+        "hr_dir": str(hr_dir),
+        "lr_dir": str(lr_dir),
+        "hr_images": len(hr_files),
+        "lr_images": len(lr_files),
+        "degradations": list(degradations),
+        "scale": scale,
+        "hr_size": hr_size,
+        "seed": seed,
+        "sharpness_reference": reference,
+    }
+    shown = lr[:grid_faces]
+    grid = face_grid(shown, {name: as_8bit(m(shown)) for name, m in methods.items()}, hr_size)
+    return {"settings": settings, "rows": rows}, grid

@@ -1,0 +1,121 @@
+"""Evaluation results as tables: the terminal, Markdown, and the JSON beside them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from ..errors import UserError
+
+# Column label and number format of each evaluate metric (arrows: which direction is better).
+METRIC_FORMATS = {
+    "psnr": ("PSNR (dB) ↑", "{:.4f}"),
+    "ssim": ("SSIM ↑", "{:.4f}"),
+    "lpips": ("LPIPS ↓", "{:.4f}"),
+    "fid": ("FID ↓", "{:.3f}"),
+    "kid_mean": ("KID ↓", "{:.5f}"),
+    "kid_std": ("KID std", "{:.5f}"),
+}
+# The report's real-LR columns, in order.
+REAL_LR_COLUMNS = {
+    "consistency": "real LR: consistency (dB)",
+    "sharpness": "real LR: sharpness",
+    "fid": "real LR: FID",
+    "kid_mean": "real LR: KID",
+}
+
+
+def _cells(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    present = {key for row in result["rows"].values() for key in row}
+    keys = [key for key in METRIC_FORMATS if key in present]
+    header = ["method", *(METRIC_FORMATS[key][0] for key in keys)]
+    body = [
+        [name, *(METRIC_FORMATS[key][1].format(row[key]) for key in keys)]
+        for name, row in result["rows"].items()
+    ]
+    return header, body
+
+
+def _title(result: Mapping[str, Any]) -> str:
+    if result["mode"] == "paired":
+        return f"Paired evaluation, {result['images']} images"
+    return f"Unpaired evaluation, {result['images']} real LR images"
+
+
+def _caption(result: Mapping[str, Any]) -> str:
+    settings = result["settings"]
+    if result["mode"] == "paired":
+        channel = "Y channel" if settings["test_y_channel"] else "RGB"
+        return (
+            f"LR by {settings['degradation']} x{settings['scale']}, "
+            f"crop_border {settings['crop_border']}, {channel}"
+        )
+    return f"against {settings['reference_images']} reference HR images"
+
+
+def render_table(result: Mapping[str, Any]) -> Table:
+    """An evaluate result as a rich table for the terminal."""
+    header, body = _cells(result)
+    table = Table(title=_title(result), caption=_caption(result))
+    for index, label in enumerate(header):
+        table.add_column(label, justify="left" if index == 0 else "right")
+    for cells in body:
+        table.add_row(*cells)
+    return table
+
+
+def _markdown_table(header: list[str], body: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join([":---", *["---:"] * (len(header) - 1)]) + "|",
+        *("| " + " | ".join(cells) + " |" for cells in body),
+    ]
+
+
+def render_markdown(result: Mapping[str, Any]) -> str:
+    """An evaluate result as a Markdown table with a one-line caption."""
+    header, body = _cells(result)
+    lines = [f"**{_title(result)}** ({_caption(result)})", "", *_markdown_table(header, body)]
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(report: Mapping[str, Any]) -> str:
+    """The report as one Markdown table: PSNR / SSIM per degradation, then real-LR columns."""
+    settings = report["settings"]
+    keys, labels = [], []
+    for kind in settings["degradations"]:
+        keys += [f"{kind}/psnr", f"{kind}/ssim"]
+        labels += [f"{kind}: PSNR (dB)", f"{kind}: SSIM"]
+    present = {key for row in report["rows"].values() for key in row}
+    for key, label in REAL_LR_COLUMNS.items():
+        if key in present:
+            keys.append(key)
+            labels.append(label)
+    body = [
+        [name, *(f"{row[key]:.{4 if 'ssim' in key or 'kid' in key else 2}f}" for key in keys)]
+        for name, row in report["rows"].items()
+    ]
+    caption = (
+        f"HR: {settings['hr_images']} faces of `{settings['hr_dir']}`; real LR: "
+        f"{settings['lr_images']} faces of `{settings['lr_dir']}`"
+    )
+    return "\n".join([caption, "", *_markdown_table(["method", *labels], body)]) + "\n"
+
+
+def write_tables(
+    result: Mapping[str, Any], folder: str | Path, name: str, markdown: str
+) -> tuple[Path, Path]:
+    """``<name>.json`` (the result) and ``<name>.md`` in ``folder``; returns both paths."""
+    folder = Path(folder).expanduser()
+    paths = folder / f"{name}.json", folder / f"{name}.md"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        paths[0].write_text(json.dumps(result, indent=2) + "\n")
+        paths[1].write_text(markdown)
+    except OSError as err:
+        raise UserError(f"{folder}: cannot write the reports ({err.strerror})") from None
+    return paths
