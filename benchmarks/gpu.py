@@ -1,15 +1,15 @@
 #!/usr/bin/env python
 """Training speed on one CUDA GPU: eager against the fast path, widths x batch sizes, one run.
 
-Why a separate script: a GPU is lent for minutes, so everything it should measure is prepared
+Why a separate command: a GPU is lent for minutes, so everything it should measure is prepared
 here and runs in one go (the default grid takes about 4 minutes on an H100/H200), and every
 result is appended to ``<out>/gpu_benchmark.jsonl`` the moment it exists, so a run cut short
 still leaves what it measured. ``<out>/gpu_benchmark.md`` is rewritten after every cell.
 
-Per cell (width, batch, path): the SCGAN module trained by a real ``pl.Trainer`` on fixed
-random batches, ``--warmup`` untimed steps, then ``--steps`` timed ones between two
-``torch.cuda.synchronize()`` calls (none per step), peak memory from
-``torch.cuda.max_memory_allocated``, and the host syncs one step makes, counted with
+Per cell (width, batch, path), all through ``measure.py``: the SCGAN module trained by a real
+``pl.Trainer`` on fixed random batches, ``--warmup`` untimed steps, then ``--steps`` timed ones
+between two ``torch.cuda.synchronize()`` calls (none per step), peak memory of those steps
+(``measure.peak_memory_mib``), and the host syncs one step makes, counted with
 ``torch.cuda.set_sync_debug_mode``. Paths:
 
 * ``eager``: bf16-mixed, NCHW, default Adam: the configuration measured at 273 img/s on an H200;
@@ -17,17 +17,15 @@ random batches, ``--warmup`` untimed steps, then ``--steps`` timed ones between 
 * ``fast_compiled`` (opt-in, ``--paths``): ``fast`` with the generators compiled
   (``mode="max-autotune-no-cudagraphs"``; the discriminators' spectral norm is not traceable).
 
-``--smoke`` runs a tiny grid on the CPU, so CI keeps the script working without a GPU.
-Usage on a lent GPU:  ``python scripts/benchmark_gpu.py --out "$OUT"``.
+``--smoke`` runs a tiny grid on the CPU, so CI keeps the command working without a GPU.
+Usage on a lent GPU:  ``python benchmarks/gpu.py --out "$OUT"``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import sys
 import time
 import warnings
@@ -37,57 +35,18 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
-from scgan_lightning.module import GENERATORS, SCGANModule
-from scgan_lightning.nets import NOISE_DIM
+from measure import build_module, fit_module, machine_description, make_batches, peak_memory_mib
 
 PATHS = {
-    "eager": {"channels_last": False, "adam_impl": "default", "compile": False},
-    "fast": {"channels_last": True, "adam_impl": "fused", "compile": False},
-    "fast_compiled": {"channels_last": True, "adam_impl": "fused", "compile": True},
+    "eager": {"channels_last": False, "adam_impl": "default", "compile_mode": None},
+    "fast": {"channels_last": True, "adam_impl": "fused", "compile_mode": None},
+    "fast_compiled": {
+        "channels_last": True,
+        "adam_impl": "fused",
+        "compile_mode": "max-autotune-no-cudagraphs",
+    },
 }
-
-
-def fixed_batches(count: int, batch: int, seed: int = 2020) -> list[dict[str, torch.Tensor]]:
-    """Random HR/LR/z batches in CPU memory: data loading is not what is measured here."""
-    g = torch.Generator().manual_seed(seed)
-    return [
-        {
-            "hr": torch.rand(batch, 3, 64, 64, generator=g) * 2 - 1,
-            "lr": torch.rand(batch, 3, 16, 16, generator=g) * 2 - 1,
-            "z": torch.randn(batch, 1, NOISE_DIM, generator=g),
-        }
-        for _ in range(count)
-    ]
-
-
-class WindowTimer(pl.Callback):
-    """Wall time of the steps after ``warmup``, synchronising the device only at both ends."""
-
-    def __init__(self, warmup: int, cuda: bool) -> None:
-        self.warmup, self.cuda = warmup, cuda
-        self.start = self.seconds = math.nan
-        self.steps = 0
-
-    def _sync(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if batch_idx == self.warmup:
-            self._sync()
-            if self.cuda:
-                torch.cuda.reset_peak_memory_stats()
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx >= self.warmup:
-            self.steps += 1
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self._sync()
-        self.seconds = time.perf_counter() - self.start
 
 
 class SyncCounter(pl.Callback):
@@ -115,57 +74,40 @@ class SyncCounter(pl.Callback):
 
 def run_cell(width: float, batch: int, path: str, args: argparse.Namespace) -> dict[str, Any]:
     """One (width, batch, path) measurement."""
-    settings = PATHS[path]
-    torch.manual_seed(2020)
-    module = SCGANModule(
-        width=width, channels_last=settings["channels_last"], adam_impl=settings["adam_impl"]
-    )
-    if settings["compile"]:
-        for name in GENERATORS:
-            getattr(module, name).compile(mode="max-autotune-no-cudagraphs")
+    module = build_module(width, **PATHS[path])
     total = args.warmup + args.steps
-    data = fixed_batches(min(total, 8), batch)
+    data = make_batches(min(total, 8), batch, data=None)
     schedule = [data[i % len(data)] for i in range(total)]
     cuda = args.accelerator == "gpu"
-    timer = WindowTimer(args.warmup, cuda)
     syncs = SyncCounter(total - 1)
-    trainer = pl.Trainer(
-        accelerator=args.accelerator,
-        devices=1,
-        precision=args.precision,
-        max_epochs=1,
-        logger=False,
-        log_every_n_steps=10_000,  # no logging step inside the window
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        callbacks=[timer, syncs],
-    )
     started = time.perf_counter()
-    trainer.fit(module, train_dataloaders=DataLoader(schedule, batch_size=None, pin_memory=cuda))
+    timer = fit_module(
+        module,
+        schedule,
+        args.precision,
+        accelerator=args.accelerator,
+        callbacks=[syncs],
+        warmup=args.warmup,
+    )
     return {
         "width": width,
         "batch": batch,
         "path": path,
         "precision": args.precision,
-        "timed_steps": timer.steps,
-        "seconds": timer.seconds,
-        "images_per_s": batch * timer.steps / timer.seconds,
-        "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        "timed_steps": timer.window_steps,
+        "seconds": timer.window_s,
+        "images_per_s": batch * timer.window_steps / timer.window_s,
+        "peak_memory_gib": peak_memory_mib("cuda") / 1024 if cuda else None,
         "host_syncs_last_step": syncs.syncs,
         "cell_wall_s": time.perf_counter() - started,
     }
 
 
 def environment(args: argparse.Namespace) -> dict[str, Any]:
-    cuda = torch.cuda.is_available()
+    machine = machine_description()
     return {
-        "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
-        "torch": torch.__version__,
-        "lightning": pl.__version__,
-        "python": platform.python_version(),
+        "device": machine["gpu"] or machine["cpu"],
+        **machine,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "args": {k: str(v) for k, v in vars(args).items()},
     }

@@ -1,5 +1,7 @@
-"""The measuring half of ``scripts/benchmark.py``: variants, timed steps, ceiling, FLOPs,
-predict, fidelity, and the CPU preset probe. No formatting here (``benchmark_report.py``)."""
+"""The one measuring module of the benchmarks: batches, the step timer, the Trainer set-up,
+memory (one way per device), and what the CPU benchmark measures with them (variants, the
+convolution ceiling, FLOPs, predict, fidelity, the preset probe). ``cpu.py`` and ``gpu.py``
+are the command lines and reports; no formatting here."""
 
 from __future__ import annotations
 
@@ -28,17 +30,11 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from scgan_lightning.checkpoints import load_restorer, save_restorer
-from scgan_lightning.data.image_io import (
-    center_square,
-    list_images,
-    read_rgb,
-    resize,
-    save_png,
-    to_tensor,
-    to_uint8,
-)
-from scgan_lightning.module import DISCRIMINATORS, GENERATORS, SCGANModule
+from scgan_lightning.imaging import list_images, read_face, read_rgb, save_png, to_tensor, to_uint8
+from scgan_lightning.inference.job import predict
+from scgan_lightning.inference.options import PredictOptions
 from scgan_lightning.nets import NOISE_DIM, Degrader, Discriminator, Restorer
+from scgan_lightning.training.module import DISCRIMINATORS, GENERATORS, SCGANModule
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -116,25 +112,24 @@ SMOKE_VARIANTS = ("baseline", "bf16_cl_fused")
 
 
 # ------------------------------------------------------------------------------------ data
-def _hr_face(path: Path) -> torch.Tensor:
-    return to_tensor(resize(center_square(read_rgb(path)), HR_SIZE))
-
-
-def make_batches(count: int, batch: int, data: Path, seed: int = SEED) -> list[dict]:
-    """``count`` fixed batches of real HR and real LR faces (random pixels if data is absent).
+def make_batches(count: int, batch: int, data: Path | None, seed: int = SEED) -> list[dict]:
+    """``count`` fixed batches of real HR and real LR faces (random pixels if ``data`` is None
+    or lacks them): data loading is not what is measured.
 
     Fixed z per batch, so every variant (and the bf16/fp32 fidelity pair) sees the same input.
     """
     generator = torch.Generator().manual_seed(seed)
-    hr_files = list_images(data / "faces_hr" / "train") if (data / "faces_hr").is_dir() else []
-    lr_files = list_images(data / "faces_lr_real") if (data / "faces_lr_real").is_dir() else []
+    hr_files, lr_files = [], []
+    if data is not None and (data / "faces_hr").is_dir() and (data / "faces_lr_real").is_dir():
+        hr_files = list_images(data / "faces_hr" / "train")
+        lr_files = list_images(data / "faces_lr_real")
     needed = count * batch
     batches = []
     for index in range(count):
         part = slice(index * batch, (index + 1) * batch)
         if len(hr_files) >= needed and len(lr_files) >= needed:
-            hr = torch.stack([_hr_face(p) for p in hr_files[part]])
-            lr = torch.stack([to_tensor(resize(read_rgb(p), LR_SIZE)) for p in lr_files[part]])
+            hr = torch.stack([read_face(p, HR_SIZE) for p in hr_files[part]])
+            lr = torch.stack([read_face(p, LR_SIZE, square=False) for p in lr_files[part]])
         else:
             hr = torch.rand(batch, 3, HR_SIZE, HR_SIZE, generator=generator) * 2 - 1
             lr = torch.rand(batch, 3, LR_SIZE, LR_SIZE, generator=generator) * 2 - 1
@@ -232,16 +227,35 @@ class ReleasedStep:
 
 # --------------------------------------------------------------------------- trainer path
 class StepTimer(pl.Callback):
-    """Wall time of each training batch (the whole ``training_step``: forward, backward, Adam)."""
+    """Wall time of each training batch (the whole ``training_step``: forward, backward, Adam)
+    and of the window from batch ``warmup`` to the end of training.
 
-    def __init__(self) -> None:
+    ``sync``: wait for the GPU at both ends of the window only (never per step, which would
+    hide the host running ahead), and reset the peak-memory counter at its start, so the
+    window's time and ``peak_memory_mib`` belong to the timed steps. Per-batch times are
+    meaningful on the CPU only.
+    """
+
+    def __init__(self, warmup: int = 0, sync: bool = False) -> None:
+        self.warmup, self.sync = warmup, sync
         self.times: list[float] = []
         self.losses: list[dict[str, float]] = []
-        self._start = 0.0
+        self.window_s = math.nan
+        self.window_steps = 0
+        self._start = self._window_start = 0.0
+
+    def _synchronize(self) -> None:
+        if self.sync:
+            torch.cuda.synchronize()
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        if batch_idx == self.warmup:
+            self._synchronize()
+            if self.sync:
+                torch.cuda.reset_peak_memory_stats()
+            self._window_start = time.perf_counter()
         self._start = time.perf_counter()
 
     def on_train_batch_end(
@@ -253,50 +267,95 @@ class StepTimer(pl.Callback):
         batch_idx: int,
     ) -> None:
         self.times.append(time.perf_counter() - self._start)
-        if isinstance(outputs, dict):
+        self.window_steps += batch_idx >= self.warmup
+        if isinstance(outputs, dict) and not self.sync:
             self.losses.append({k: float(v) for k, v in outputs.items()})
 
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._synchronize()
+        self.window_s = time.perf_counter() - self._window_start
 
-def build_module(width: float, variant: Variant) -> SCGANModule:
-    """The module as a user configures it; ``compile`` compiles each network's forward."""
+
+def build_module(
+    width: float,
+    *,
+    channels_last: bool = False,
+    adam_impl: str = "default",
+    compile_mode: str | None = None,
+) -> SCGANModule:
+    """The module as a user configures it; ``compile_mode`` compiles the generators' forward.
+
+    Generators only: compiled discriminators fail in backward ("modified by an inplace
+    operation"), the spectral norm's in-place u/v updates clash with the traced graph.
+    """
     torch.manual_seed(SEED)
     module = SCGANModule(
         width=width,
         hr_size=HR_SIZE,
         scale=SCALE,
-        channels_last=variant.channels_last,
-        adam_impl=variant.adam_impl,
+        channels_last=channels_last,
+        adam_impl=adam_impl,
     )
-    if variant.compile:
-        # Generators only: compiled discriminators fail in backward ("modified by an inplace
-        # operation"), the spectral norm's in-place u/v updates clash with the traced graph.
+    if compile_mode is not None:
         for name in GENERATORS:
-            getattr(module, name).compile()
+            getattr(module, name).compile(mode=compile_mode)
     return module
 
 
-def fit_module(module: SCGANModule, batches: Sequence[dict], precision: str) -> StepTimer:
-    """One epoch over ``batches`` with a real Trainer on the CPU; returns the timer callback."""
-    timer = StepTimer()
+def variant_module(width: float, variant: Variant) -> SCGANModule:
+    return build_module(
+        width,
+        channels_last=variant.channels_last,
+        adam_impl=variant.adam_impl,
+        compile_mode="default" if variant.compile else None,
+    )
+
+
+def fit_module(
+    module: SCGANModule,
+    batches: Sequence[dict],
+    precision: str,
+    *,
+    accelerator: str = "cpu",
+    callbacks: Sequence[pl.Callback] = (),
+    warmup: int = 0,
+) -> StepTimer:
+    """One epoch over ``batches`` with a real Trainer; returns its timer.
+
+    Each step's noise is the batch's ``z``, so runs over the same batches see the same input.
+    """
+    timer = StepTimer(warmup, sync=accelerator == "gpu")
+    noise = iter([batch["z"] for batch in batches])
+    module.sample_noise = lambda batch_size, device: next(noise).to(device)
     trainer = pl.Trainer(
-        accelerator="cpu",
+        accelerator=accelerator,
         devices=1,
         precision=precision,
         max_epochs=1,
         logger=False,
+        log_every_n_steps=10_000,  # no logging step (a host read) among the timed ones
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,
-        callbacks=[timer],
+        callbacks=[timer, *callbacks],
     )
-    trainer.fit(module, train_dataloaders=DataLoader(FixedBatches(batches), batch_size=None))
+    loader = DataLoader(FixedBatches(batches), batch_size=None, pin_memory=accelerator == "gpu")
+    trainer.fit(module, train_dataloaders=loader)
     return timer
 
 
+def peak_memory_mib(device: str = "cpu") -> float:
+    """The peak memory of this process on ``device``: CUDA's allocator peak on a GPU, else the
+    process's own ``VmHWM`` (see ``status_mib``)."""
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return status_mib("VmHWM")
+
+
 # ------------------------------------------------------------------ one variant (subprocess)
-def _status_mib(key: str) -> float:
+def status_mib(key: str) -> float:
     """``VmRSS``/``VmHWM`` of this process from ``/proc/self/status``, in MiB.
 
     Why not ``ru_maxrss``: Linux carries the parent's high-water mark across fork and exec
@@ -323,7 +382,7 @@ def run_variant(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if variant.baseline:
         torch.manual_seed(SEED)
         step = ReleasedStep(args.width)
-        rss_before = _status_mib("VmRSS")
+        rss_before = status_mib("VmRSS")
         cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
         times = []
         for batch in schedule:
@@ -331,8 +390,8 @@ def run_variant(name: str, args: argparse.Namespace) -> dict[str, Any]:
             step.step(batch["hr"], batch["lr"], batch["z"])
             times.append(time.perf_counter() - start)
     else:
-        module = build_module(args.width, variant)
-        rss_before = _status_mib("VmRSS")
+        module = variant_module(args.width, variant)
+        rss_before = status_mib("VmRSS")
         cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
         times = fit_module(module, schedule, variant.precision).times
     return {
@@ -340,7 +399,7 @@ def run_variant(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "step_s": times[args.warmup :],
         "warmup_s": times[: args.warmup],
         "rss_before_mib": rss_before,
-        "peak_rss_mib": _status_mib("VmHWM"),
+        "peak_rss_mib": peak_memory_mib("cpu"),
         # Cores this process actually got: about the thread count on an idle machine, less
         # when other work shares the CPU (then the times are inflated).
         "cpu_share": (_cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before),
@@ -401,7 +460,7 @@ def count_flops(width: float, batch: int, data: Path, module: bool = True) -> di
         return _count_flops(lambda: step.step(x["hr"], x["lr"], x["z"]))
 
     def module_at(b: int) -> int:
-        module = build_module(width, VARIANTS["fp32"])
+        module = variant_module(width, VARIANTS["fp32"])
         x = make_batches(1, b, data)
         return _count_flops(lambda: fit_module(module, x, "32-true"))
 
@@ -456,9 +515,7 @@ def predict_baseline_loop(ckpt: Path, inputs: Path, output: Path) -> int:
 def predict_project(
     ckpt: Path, inputs: Path, output: Path, precision: str, batch: int, channels_last: bool
 ) -> int:
-    """The project's folder pipeline (``scgan_lightning.predict.predict``)."""
-    from scgan_lightning.predict import PredictOptions, predict
-
+    """The project's folder pipeline (``scgan_lightning.inference.job.predict``)."""
     options = PredictOptions(
         input=str(inputs),
         output=str(output),
@@ -577,7 +634,7 @@ def training_fidelity(steps: int, batch: int, data: Path) -> dict[str, Any]:
     torch.set_num_threads(1)
     try:
         for precision in ("32-true", "bf16-mixed"):
-            module = build_module(0.125, VARIANTS["fp32"])
+            module = variant_module(0.125, VARIANTS["fp32"])
             losses[precision] = fit_module(module, batches, precision).losses
     finally:
         torch.set_num_threads(threads)
@@ -612,7 +669,7 @@ def training_fidelity(steps: int, batch: int, data: Path) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- reporting
 def machine_description() -> dict[str, Any]:
-    """CPU model, cores, bf16 support, library versions, threads, load."""
+    """CPU model, cores, bf16 support, the GPU (if any), library versions, threads, load."""
     model, flags = "", set()
     try:
         with open("/proc/cpuinfo") as handle:
@@ -626,6 +683,7 @@ def machine_description() -> dict[str, Any]:
     return {
         "cpu": model or platform.processor() or "unknown",
         "cores": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "bf16_isa": sorted(f for f in flags if "bf16" in f or f.startswith("amx")),
         "torch": torch.__version__,
         "lightning": pl.__version__,
@@ -665,7 +723,7 @@ def probe_presets(
     """
     batches = make_batches(min(steps + 1, 4), batch, data)
     schedule = [batches[i % len(batches)] for i in range(steps + 1)]
-    modules = {name: build_module(width, VARIANTS[name]) for name in PRESET_CANDIDATES}
+    modules = {name: variant_module(width, VARIANTS[name]) for name in PRESET_CANDIDATES}
     times: dict[str, list[float]] = {name: [] for name in PRESET_CANDIDATES}
     for round_index in range(rounds):
         order = PRESET_CANDIDATES if round_index % 2 == 0 else PRESET_CANDIDATES[::-1]

@@ -1,5 +1,5 @@
-"""The benchmark scripts run end to end at smoke scale: ``benchmark.py --smoke`` (tables with
-ratios to a baseline), ``--choose-preset`` and ``benchmark_gpu.py --smoke`` (on the CPU).
+"""The benchmarks run end to end at smoke scale: ``benchmarks/cpu.py --smoke`` (tables with
+ratios to a baseline), ``--choose-preset`` and ``benchmarks/gpu.py --smoke`` (on the CPU).
 
 Why only a smoke run: the real benchmark takes tens of minutes at width 1.0; CI checks that every
 code path of it (subprocess variants, Trainer timing, predict, fidelity, markdown) still works.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "cpu.py"
 
 
 @pytest.mark.slow
@@ -61,7 +61,7 @@ def _run_script(name: str, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_choose_preset_times_the_three_cpu_presets_and_prints_the_fastest_overrides():
     proc = _run_script(
-        "benchmark.py", "--choose-preset", "--width", "0.0625", "--batch", "2", "--steps", "1"
+        "cpu.py", "--choose-preset", "--width", "0.0625", "--batch", "2", "--steps", "1"
     )
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     # rows[0] is the header; the |---| separator does not start with "| "
@@ -75,7 +75,7 @@ def test_choose_preset_times_the_three_cpu_presets_and_prints_the_fastest_overri
 
 @pytest.mark.slow
 def test_gpu_benchmark_smoke_writes_each_result_as_it_comes(tmp_path: Path):
-    _run_script("benchmark_gpu.py", "--smoke", "--out", str(tmp_path))
+    _run_script("gpu.py", "--smoke", "--out", str(tmp_path))
     lines = (tmp_path / "gpu_benchmark.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines[1:]]
     assert "environment" in json.loads(lines[0])

@@ -15,14 +15,13 @@ from torch.utils.data import DataLoader
 
 from scgan_lightning.data import (
     FaceDataModule,
-    LRFolderDataset,
     PairedSyntheticDataset,
     UnpairedFaceDataset,
     degrade,
 )
 from scgan_lightning.data.datasets import EpochShuffleSampler
-from scgan_lightning.imaging import list_images, resize, to_tensor
 from scgan_lightning.errors import UserError
+from scgan_lightning.imaging import list_images, resize, to_tensor
 
 DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
 
@@ -324,13 +323,6 @@ def test_paired_dataset_is_deterministic_per_index(folders):
     assert torch.equal(item["lr"], second[3]["lr"])
     assert torch.equal(item["lr"], degrade(item["hr"], "blur_noise_jpeg", 4, seed=3))
     assert not torch.equal(first[2]["lr"], degrade(first[2]["hr"], "blur_noise_jpeg", 4, seed=3))
-
-
-def test_lr_folder_dataset_returns_lr_and_index(folders):
-    dataset = LRFolderDataset(list_images(folders["lr_dir"]), lr_size=16)
-    item = dataset[4]
-    assert item["lr"].shape == (3, 16, 16) and item["index"] == 4
-    assert lr_id(item["lr"]) == 4 and dataset.files[4].name == "004.png"
 
 
 # --- real data ----------------------------------------------------------------------------------

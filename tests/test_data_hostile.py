@@ -1,4 +1,7 @@
-"""Hostile inputs: odd image modes, broken and fake files, bombs, odd names, symlink loops."""
+"""Hostile inputs: odd image modes, broken and fake files, bombs, odd names, symlink loops.
+
+Training data goes through the datasets' scan; predict's face crops through ``FaceFiles``.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from scgan_lightning.data import FaceDataModule, LRFolderDataset, UnpairedFaceDataset
+from scgan_lightning.data import FaceDataModule, UnpairedFaceDataset
 from scgan_lightning.data.datasets import scan_images
-from scgan_lightning.data.image_io import IMAGE_EXTENSIONS, list_images
 from scgan_lightning.errors import UserError
+from scgan_lightning.imaging import IMAGE_EXTENSIONS, list_images
+from scgan_lightning.inference.face_mode import FaceFiles
+from scgan_lightning.inference.inputs import InputItem
 
 from .test_data import write_image
 
@@ -63,8 +68,15 @@ def palette_with_transparent_half() -> Image.Image:
     return image
 
 
+def read_like_predict(paths: list[Path], lr_size: int = 8) -> list[dict]:
+    """Each file as predict's face mode reads it (any size shrunk to the input)."""
+    items = [InputItem(path, Path(path.stem)) for path in paths]
+    faces = FaceFiles(items, lr_size, allow_downscale=True)
+    return [faces[index] for index in range(len(faces))]
+
+
 def channel_means(path: Path) -> list[float]:
-    lr = LRFolderDataset([path], lr_size=8)[0]["lr"]
+    lr = read_like_predict([path])[0]["lr"]
     return [round((value + 1) * 127.5) for value in lr.mean(dim=(1, 2)).tolist()]
 
 
@@ -111,7 +123,7 @@ def test_exif_orientation_is_applied_before_the_crop(tmp_path):
 
 def test_unicode_and_space_names_load(tmp_path):
     path = write_image(tmp_path / "visage été 顔 (1).png", (20, 20), 90)
-    assert LRFolderDataset(list_images(tmp_path))[0]["lr"].shape == (3, 16, 16)
+    assert read_like_predict(list_images(tmp_path), lr_size=16)[0]["lr"].shape == (3, 16, 16)
     assert list_images(tmp_path) == [path]
 
 
@@ -168,12 +180,25 @@ def test_hostile_folder_trains_on_the_good_files_and_lists_the_bad(tmp_path, cap
 
 
 def test_only_bad_files_is_an_error_naming_the_folder(tmp_path):
+    bad = tmp_path / "bad"
+    for name, data in BAD_FILES.items():
+        write = bad / name
+        write.parent.mkdir(exist_ok=True)
+        write.write_bytes(data)
+    good = [write_image(tmp_path / "good.png", (16, 16), 9)]
+    with pytest.raises(UserError, match=f"no readable LR image among {len(BAD_FILES)} file"):
+        UnpairedFaceDataset(good, list_images(bad))
+    with pytest.raises(UserError, match=str(bad)):
+        UnpairedFaceDataset(good, list_images(bad))
+
+
+def test_predict_reads_each_bad_file_as_an_error_naming_it(tmp_path):
     for name, data in BAD_FILES.items():
         (tmp_path / name).write_bytes(data)
-    with pytest.raises(UserError, match=f"no readable LR image among {len(BAD_FILES)} file"):
-        LRFolderDataset(list_images(tmp_path))
-    with pytest.raises(UserError, match=str(tmp_path)):
-        LRFolderDataset(list_images(tmp_path))
+    samples = read_like_predict(list_images(tmp_path))
+    assert len(samples) == len(BAD_FILES)
+    for sample in samples:
+        assert "lr" not in sample and sample["error"].startswith(sample["path"])
 
 
 def test_scan_limit_stops_at_enough_usable_files(tmp_path):
@@ -207,10 +232,10 @@ def test_junk_files_are_either_usable_or_skipped_never_a_crash(data, extension):
         path = Path(folder) / f"junk{extension}"
         path.write_bytes(data)
         usable, skipped = scan_images([path])
+        (sample,) = read_like_predict([path])
         if usable:
-            lr = LRFolderDataset(usable, lr_size=8)[0]["lr"]
+            lr = sample["lr"]
             assert lr.shape == (3, 8, 8) and torch.isfinite(lr).all()
         else:
             assert len(skipped) == 1 and skipped[0].reason
-            with pytest.raises(UserError, match="no readable"):
-                LRFolderDataset([path])
+            assert sample["error"]  # predict reports the file too, and goes on

@@ -7,24 +7,31 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from rich.console import Console
 from torch import nn
 
-from scgan_lightning import metrics
 from scgan_lightning.checkpoints import save_restorer
-from scgan_lightning.data.image_io import center_square, list_images, read_rgb, resize, to_tensor
+from scgan_lightning.cli.evaluate import main
+from scgan_lightning.data import FaceDataModule
 from scgan_lightning.errors import UserError
-from scgan_lightning.evaluate import (
+from scgan_lightning.evaluation.paired import evaluate_paired
+from scgan_lightning.evaluation.tables import render_markdown, render_table, write_tables
+from scgan_lightning.evaluation.unpaired import evaluate_unpaired
+from scgan_lightning.imaging import (
     bicubic_upsample,
-    evaluate_paired,
-    evaluate_unpaired,
-    main,
-    render_markdown,
-    render_table,
-    write_reports,
+    center_square,
+    list_images,
+    quantize,
+    read_rgb,
+    resize,
+    to_tensor,
 )
+from scgan_lightning.inference.restorer import FaceRestorer
+from scgan_lightning.metrics.fidelity import psnr_tensor, ssim_tensor
 from scgan_lightning.nets import Restorer
+from scgan_lightning.training.module import SCGANModule
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"  # in the repository: no skips
 HR_VAL = DEMO / "hr_val"
@@ -39,9 +46,14 @@ def _six_faces(folder: Path, destination: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_restorer() -> Restorer:
+def tiny_network() -> Restorer:
     torch.manual_seed(0)
     return Restorer(width=0.125).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_restorer(tiny_network) -> FaceRestorer:
+    return FaceRestorer(tiny_network, batch_size=4)
 
 
 class MeanAbsDistance(nn.Module):
@@ -82,10 +94,10 @@ def test_paired_scores_sr_and_bicubic_independently_of_batch_size(tmp_path, tiny
     hr = torch.stack(
         [to_tensor(resize(center_square(read_rgb(p)), 64)) for p in list_images(hr_dir)]
     )
-    lr = metrics.quantize(torch.nn.functional.avg_pool2d(hr, 4)).float() / 127.5 - 1
+    lr = quantize(torch.nn.functional.avg_pool2d(hr, 4)).float() / 127.5 - 1
     up = bicubic_upsample(lr, 64)
-    assert bicubic["psnr"] == pytest.approx(metrics.psnr_tensor(up, hr, 2).mean().item())
-    assert bicubic["ssim"] == pytest.approx(metrics.ssim_tensor(up, hr, 2).mean().item())
+    assert bicubic["psnr"] == pytest.approx(psnr_tensor(up, hr, 2).mean().item())
+    assert bicubic["ssim"] == pytest.approx(ssim_tensor(up, hr, 2).mean().item())
 
     again = evaluate_paired(
         tiny_restorer, hr_dir, batch_size=6, lpips_model=MeanAbsDistance(), crop_border=2
@@ -94,12 +106,35 @@ def test_paired_scores_sr_and_bicubic_independently_of_batch_size(tmp_path, tiny
         assert again["rows"][name] == pytest.approx(result["rows"][name], rel=1e-9)
 
 
+@pytest.mark.parametrize("degradation", ["avgpool", "blur_noise_jpeg"])
+def test_validation_logs_what_evaluate_reports_for_the_same_model_and_faces(
+    tmp_path, degradation
+) -> None:
+    hr_dir = _six_faces(HR_VAL, tmp_path / "hr")
+    torch.manual_seed(0)
+    module = SCGANModule(width=0.125)
+    faces = FaceDataModule(hr_dir, hr_dir, hr_dir, val_batch_size=4, val_degradation=degradation)
+    trainer = pl.Trainer(
+        accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    (logged,) = trainer.validate(module, datamodule=faces, verbose=False)
+    result = evaluate_paired(
+        FaceRestorer(module.inference_restorer), hr_dir, degradation=degradation, batch_size=3
+    )
+    for row, suffix in (("SR", ""), ("bicubic", "_bicubic")):
+        for metric in ("psnr", "ssim"):
+            reported = result["rows"][row][metric]
+            assert logged[f"val/{metric}{suffix}"] == pytest.approx(reported, rel=1e-5)
+
+
 def test_reports_hold_the_table(tmp_path, tiny_restorer) -> None:
     result = evaluate_paired(
         tiny_restorer, HR_VAL, max_images=3, degradation="blur_noise_jpeg", seed=7
     )
     assert result["images"] == 3
-    json_path, md_path = write_reports(result, tmp_path / "evaluation")
+    json_path, md_path = write_tables(
+        result, tmp_path / "evaluation", "metrics", render_markdown(result)
+    )
     assert json.loads(json_path.read_text()) == result
     markdown = md_path.read_text()
     assert "| method | PSNR (dB) ↑ | SSIM ↑ |" in markdown
@@ -130,7 +165,7 @@ def test_unpaired_scores_fid_and_kid(tmp_path, tiny_restorer) -> None:
     assert "| method | FID ↓ | KID ↓ | KID std |" in render_markdown(result)
 
 
-def test_bad_folders_and_settings_are_user_errors(tmp_path, tiny_restorer) -> None:
+def test_bad_folders_and_settings_are_user_errors(tmp_path, tiny_restorer, tiny_network) -> None:
     with pytest.raises(UserError, match=r"nowhere: no such folder \(hr_dir\)"):
         evaluate_paired(tiny_restorer, tmp_path / "nowhere")
     with pytest.raises(UserError, match=r"no images .* \(hr_dir\)"):
@@ -138,7 +173,7 @@ def test_bad_folders_and_settings_are_user_errors(tmp_path, tiny_restorer) -> No
     with pytest.raises(UserError, match="degradation='blurry' unknown"):
         evaluate_paired(tiny_restorer, tmp_path, degradation="blurry")
     with pytest.raises(UserError, match="hr_size=62 must be a positive multiple"):
-        evaluate_paired(tiny_restorer, tmp_path, hr_size=62)
+        FaceRestorer(tiny_network, hr_size=62)
     with pytest.raises(UserError, match="crop_border=27 must be >= 0"):
         evaluate_paired(tiny_restorer, tmp_path, crop_border=27)
 
@@ -155,10 +190,10 @@ def _run_cli(monkeypatch, *args: str) -> int:
 
 
 def test_cli_writes_reports_and_reports_bad_input_in_one_line(
-    tmp_path, tiny_restorer, monkeypatch, capsys
+    tmp_path, tiny_network, monkeypatch, capsys
 ) -> None:
     ckpt = tmp_path / "restorer.pt"
-    save_restorer(ckpt, tiny_restorer, {"width": 0.125}, ema=False)
+    save_restorer(ckpt, tiny_network, {"width": 0.125}, ema=False)
     out = tmp_path / "evaluation"
     code = _run_cli(
         monkeypatch,

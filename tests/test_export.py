@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from scgan_lightning.checkpoints import save_restorer
-from scgan_lightning.errors import UserError
 from scgan_lightning.cli.export import main
+from scgan_lightning.errors import UserError
 from scgan_lightning.inference.export import export_restorer
 from scgan_lightning.nets import Restorer
 

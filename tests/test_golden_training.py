@@ -8,8 +8,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from scgan_lightning.training.module import SCGANModule
 from scgan_lightning.released import import_released
+from scgan_lightning.training.module import SCGANModule
 from tests.golden_weights import GOLDEN, golden, released_state_dict
 from tests.train_runs import fit_in_memory
 

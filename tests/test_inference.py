@@ -14,13 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from scgan_lightning.config_utils import check_overrides
+from scgan_lightning.cli.common import check_overrides
 from scgan_lightning.errors import UserError
+from scgan_lightning.imaging import to_tensor, to_uint8
 from scgan_lightning.inference import detect, geometry, tuning
 from scgan_lightning.inference.detect import Box, Face
 from scgan_lightning.inference.engine import RestoreEngine, RunSettings
-from scgan_lightning.inference.options import PhotoOptions
-from scgan_lightning.inference.photo_mode import PhotoRestorer, upscale
+from scgan_lightning.inference.options import PhotoOptions, option_keys
+from scgan_lightning.inference.photo_mode import upscale
+from scgan_lightning.inference.restorer import FaceRestorer
 from scgan_lightning.nets import Restorer
 
 PHOTO = Path(__file__).resolve().parents[1] / "data" / "demo" / "photo.jpg"
@@ -58,7 +60,7 @@ def test_haar_stays_available_and_finds_fewer(photo):
 
 def test_missing_opencv_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)
-    with pytest.raises(UserError, match=r"scgan_lightning\[faces\]"):
+    with pytest.raises(UserError, match="pip install opencv-python-headless"):
         detect.make_detector("yunet", 8)
 
 
@@ -74,8 +76,10 @@ class FixedFaces:
 
 def test_a_face_above_max_face_keeps_the_background_upsample(photo, engine):
     small, large = Face(Box(40, 40, 16, 16), 0.9), Face(Box(200, 100, 40, 40), 0.9)
-    options = PhotoOptions(max_face=18)
-    result = PhotoRestorer(engine, FixedFaces([small, large]), options, 16)(Image.fromarray(photo))
+    restorer = FaceRestorer(
+        engine.model, photo=PhotoOptions(max_face=18), detector=FixedFaces([small, large])
+    )
+    result = restorer.process_photo(Image.fromarray(photo))
     background = upscale(Image.fromarray(photo), 4)
     assert (result.found, result.restored, result.too_large) == (2, 1, 1)
     big = np.s_[100 * 4 : 140 * 4, 200 * 4 : 240 * 4]
@@ -85,6 +89,33 @@ def test_a_face_above_max_face_keeps_the_background_upsample(photo, engine):
     outside = np.ones(background.shape[:2], bool)
     outside[tiny[0], tiny[1]] = False
     assert np.array_equal(result.canvas[outside], background[outside])
+
+
+def test_face_restorer_restores_pil_faces_as_it_restores_tensors(engine):
+    restorer = FaceRestorer(engine.model, batch_size=3)
+    rng = np.random.default_rng(0)
+    faces = [Image.fromarray(rng.integers(0, 256, (16, 16, 3), np.uint8)) for _ in range(5)]
+    faces.append(faces[0].resize((40, 40), Image.Resampling.BICUBIC))  # shrunk to the input
+    restored = restorer.restore_faces(faces)
+    assert [face.size for face in restored] == [(64, 64)] * 6
+    as_tensors = restorer.restore_faces(torch.stack([to_tensor(f) for f in faces[:5]]))
+    assert as_tensors.shape == (5, 3, 64, 64)
+    assert all(
+        np.array_equal(np.asarray(face), to_uint8(sr))
+        for face, sr in zip(restored[:5], as_tensors, strict=True)
+    )
+    assert restorer.restore_faces([]) == []
+
+
+def test_face_restorer_restores_a_photo_without_files(photo, engine):
+    faces = [Face(Box(40, 40, 16, 16), 0.9), Face(Box(100, 60, 12, 14), 0.9)]
+    restorer = FaceRestorer(engine.model, detector=FixedFaces(faces))
+    restored, crops = restorer.restore_photo(Image.fromarray(photo))
+    assert restored.size == (photo.shape[1] * 4, photo.shape[0] * 4)
+    assert [face.box for face in crops] == [Box(40, 40, 16, 16), Box(99, 60, 14, 14)]
+    assert all(face.lr.size == (16, 16) and face.sr.size == (64, 64) for face in crops)
+    pasted = np.asarray(restored)[40 * 4 + 30, 40 * 4 + 30]  # inside the first face, no feather
+    assert np.array_equal(pasted, np.asarray(crops[0].sr.resize((64, 64)))[30, 30])
 
 
 def test_fastest_never_picks_the_slower_setting():
@@ -196,3 +227,7 @@ def test_unknown_keys_name_the_closest_valid_one(config, argument, suggestion):
 def test_known_keys_and_group_choices_pass():
     check_overrides("train", ["experiment=demo", "trainer.max_epochs=1", "+extra=1"])
     check_overrides("predict", ["input=a", "photo.max_face=20", "faces.allow_downscale=true"])
+    predict_keys = ["input=a", "+photo.max_face=20", "hydra.run.dir=x"]
+    check_overrides("predict", predict_keys, option_keys())
+    with pytest.raises(UserError, match=r"did you mean photo\.min_face\?"):
+        check_overrides("predict", ["+photo.minface=3"], option_keys())

@@ -18,22 +18,24 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from scgan_lightning import predict
-from scgan_lightning.checkpoints import load_restorer, save_restorer
-from scgan_lightning.data.image_io import resize
+import scgan_lightning
+from scgan_lightning.checkpoints import save_restorer
+from scgan_lightning.cli import predict as predict_cli
 from scgan_lightning.errors import UserError
+from scgan_lightning.imaging import resize
 from scgan_lightning.inference import inputs as inputs_module
 from scgan_lightning.inference import models, writers
-from scgan_lightning.inference.options import FaceOptions, PhotoOptions
+from scgan_lightning.inference.job import predict
+from scgan_lightning.inference.options import FaceOptions, PhotoOptions, PredictOptions
 from scgan_lightning.inference.photo_mode import upscale
+from scgan_lightning.inference.restorer import FaceRestorer
 from scgan_lightning.nets import Restorer
-from scgan_lightning.predict import PredictOptions, restore_batch
 from tests.golden_weights import golden, released_state_dict
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 LR_FACES = DEMO / "lr_test"
 PHOTO = DEMO / "photo.jpg"  # 490x353 class photo; YuNet finds 69 faces, all under 15 px
-CONF = Path(predict.__file__).parent / "conf"
+CONF = Path(scgan_lightning.__file__).parent / "conf"
 
 
 def _sizes(folder: Path) -> dict[str, tuple[int, int]]:
@@ -63,7 +65,7 @@ def _run_main(overrides: list[str]) -> int:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("predict", overrides=overrides)
     try:
-        predict._main.__wrapped__(cfg)
+        predict_cli._main.__wrapped__(cfg)
     except SystemExit as exit_:
         return int(exit_.code)
     return 0
@@ -118,7 +120,7 @@ def _expected_names(face_dir: Path) -> set[str]:
 
 def test_faces_mode_writes_64px_pngs_at_relative_paths(face_dir, tiny_ckpt, tmp_path):
     out = tmp_path / "out"
-    summary = predict.predict(_options(face_dir, out, tiny_ckpt, batch_size=10, save_cmp=True))
+    summary = predict(_options(face_dir, out, tiny_ckpt, batch_size=10, save_cmp=True))
     assert (summary.done, summary.failed, summary.skipped) == (24, 0, 0)
     sizes = _sizes(out)
     names = _expected_names(face_dir)
@@ -135,7 +137,7 @@ def test_cmp_shows_the_users_original_beside_the_result(tmp_path, tiny_ckpt):
     original.resize((40, 40), Image.Resampling.LANCZOS).save(inputs / "face.png")
     faces = FaceOptions(allow_downscale=True)
     options = _options(inputs, tmp_path / "out", tiny_ckpt, save_cmp=True, faces=faces)
-    assert predict.predict(options).done == 1
+    assert predict(options).done == 1
     cmp = np.asarray(Image.open(tmp_path / "out" / "cmp" / "face.png"))
     expected = np.asarray(resize(Image.open(inputs / "face.png").convert("RGB"), 64))
     assert np.array_equal(cmp[:, :64], expected)  # the 40 px original, not the 16 px input
@@ -148,7 +150,7 @@ def test_face_mode_skips_a_crop_larger_than_the_input_and_names_the_option(
     inputs = tmp_path / "in"
     shutil.copytree(face_dir / "sub", inputs)
     Image.new("RGB", (512, 512), (90, 60, 40)).save(inputs / "big.png")
-    summary = predict.predict(_options(inputs, tmp_path / "out", tiny_ckpt))
+    summary = predict(_options(inputs, tmp_path / "out", tiny_ckpt))
     assert (summary.done, summary.failed, summary.skipped) == (8, 0, 1)
     lines = [line for line in capsys.readouterr().err.splitlines() if "big.png" in line]
     assert lines == [
@@ -159,7 +161,7 @@ def test_face_mode_skips_a_crop_larger_than_the_input_and_names_the_option(
     assert "skipped: 1" in summary.line()
 
     faces = FaceOptions(allow_downscale=True)
-    again = predict.predict(_options(inputs, tmp_path / "again", tiny_ckpt, faces=faces))
+    again = predict(_options(inputs, tmp_path / "again", tiny_ckpt, faces=faces))
     assert (again.done, again.skipped) == (9, 0)
     assert Image.open(tmp_path / "again" / "big.png").size == (64, 64)
 
@@ -172,7 +174,7 @@ def test_cli_reports_bad_files_writes_the_rest_and_exits_1(face_dir, tiny_ckpt, 
     (inputs / "notes.jpg").write_text("not an image")
     before = _bytes(inputs)
     reference = tmp_path / "reference"
-    predict.predict(_options(face_dir, reference, tiny_ckpt))
+    predict(_options(face_dir, reference, tiny_ckpt))
 
     result = subprocess.run(
         [
@@ -227,13 +229,14 @@ def test_cli_answers_an_unknown_key_with_the_closest_one(tmp_path, argument, mes
 
 
 def test_released_checkpoint_matches_golden_outputs(released_ckpt):
-    loaded = load_restorer(released_ckpt)
+    restorer = FaceRestorer.from_checkpoint(released_ckpt, "cpu", "32", channels_last=False)
     data = golden("restorer_eval.pt")
-    out = restore_batch(loaded.model, data["input_bgr"].flip(1))
-    assert loaded.source == "released"
+    out = restorer.restore_faces(data["input_bgr"].flip(1))
+    assert restorer.source == "released"
     assert out.dtype == torch.float32
     assert (out - data["output_bgr"].flip(1)).abs().max().item() < 1e-4
-    out_bf16 = restore_batch(loaded.model, data["input_bgr"].flip(1), "bf16")
+    bf16 = FaceRestorer.from_checkpoint(released_ckpt, "cpu", "bf16", channels_last=False)
+    out_bf16 = bf16.restore_faces(data["input_bgr"].flip(1))
     assert out_bf16.dtype == torch.float32
     assert (out_bf16 - out).abs().mean().item() < 0.02
 
@@ -243,15 +246,15 @@ def test_released_checkpoint_restores_real_faces(released_ckpt, face_dir, tmp_pa
     inputs.mkdir()
     for path in sorted(face_dir.glob("*.png"))[:2]:
         shutil.copy(path, inputs / path.name)
-    summary = predict.predict(_options(inputs, tmp_path / "out", released_ckpt))
+    summary = predict(_options(inputs, tmp_path / "out", released_ckpt))
     assert summary.done == 2
     assert set(_sizes(tmp_path / "out").values()) == {(64, 64)}
 
 
 def test_trainer_path_writes_the_same_images(face_dir, tiny_ckpt, tmp_path):
     direct, trainer = tmp_path / "direct", tmp_path / "trainer"
-    predict.predict(_options(face_dir, direct, tiny_ckpt, batch_size=8))
-    summary = predict.predict(
+    predict(_options(face_dir, direct, tiny_ckpt, batch_size=8))
+    summary = predict(
         _options(face_dir, trainer, tiny_ckpt, batch_size=8, use_trainer=True, device="cpu")
     )
     assert (summary.done, summary.failed) == (24, 0)
@@ -264,8 +267,8 @@ def test_trainer_path_writes_the_same_images(face_dir, tiny_ckpt, tmp_path):
 
 def test_channels_last_gives_the_float32_nchw_images(face_dir, tiny_ckpt, tmp_path):
     nchw, nhwc = tmp_path / "nchw", tmp_path / "nhwc"
-    predict.predict(_options(face_dir, nchw, tiny_ckpt))
-    predict.predict(_options(face_dir, nhwc, tiny_ckpt, channels_last=True))
+    predict(_options(face_dir, nchw, tiny_ckpt))
+    predict(_options(face_dir, nhwc, tiny_ckpt, channels_last=True))
     assert _sizes(nhwc).keys() == _sizes(nchw).keys()
     for name in _sizes(nchw):
         a = np.asarray(Image.open(nchw / name), dtype=np.int16)
@@ -276,7 +279,7 @@ def test_channels_last_gives_the_float32_nchw_images(face_dir, tiny_ckpt, tmp_pa
 def test_photo_mode_restores_the_small_faces_and_leaves_the_rest_bicubic(
     tiny_ckpt, tmp_path, capsys
 ):
-    summary = predict.predict(_options(PHOTO, tmp_path, tiny_ckpt, mode="photo"))
+    summary = predict(_options(PHOTO, tmp_path, tiny_ckpt, mode="photo"))
     photo = Image.open(PHOTO).convert("RGB")
     result = np.asarray(Image.open(tmp_path / "photo.png"))
     assert result.shape == (photo.height * 4, photo.width * 4, 3)
@@ -289,7 +292,7 @@ def test_photo_mode_restores_the_small_faces_and_leaves_the_rest_bicubic(
     changed = np.any(result != bicubic, axis=2)
     assert 0.005 < changed.mean() < 0.2  # the faces, not the whole photo
 
-    policy = predict.predict(
+    policy = predict(
         _options(
             PHOTO, tmp_path / "policy", tiny_ckpt, mode="photo", photo=PhotoOptions(max_face=11)
         )
@@ -302,7 +305,7 @@ def test_photo_mode_restores_the_small_faces_and_leaves_the_rest_bicubic(
 def test_photo_mode_writes_faces_and_cmp_only_on_request(tiny_ckpt, tmp_path):
     photo = PhotoOptions(save_faces=True)
     options = _options(PHOTO, tmp_path, tiny_ckpt, mode="photo", save_cmp=True, photo=photo)
-    summary = predict.predict(options)
+    summary = predict(options)
     crops = _sizes(tmp_path / "faces")
     assert len(crops) == 2 * summary.restored
     assert crops["photo_0_lr.png"] == (16, 16) and crops["photo_0_sr.png"] == (64, 64)
@@ -330,7 +333,7 @@ def test_output_inside_input_skips_earlier_results(face_dir, tiny_ckpt, tmp_path
     inputs = tmp_path / "in"
     shutil.copytree(face_dir / "sub", inputs)
     for _ in range(2):
-        summary = predict.predict(_options(inputs, inputs / "restored", tiny_ckpt))
+        summary = predict(_options(inputs, inputs / "restored", tiny_ckpt))
         assert (summary.done, summary.failed) == (8, 0)
     assert not (inputs / "restored" / "restored").exists()
 
@@ -346,7 +349,7 @@ def test_unwritable_output_fails_before_loading(face_dir, tmp_path):
     (tmp_path / "file").write_text("")
     options = _options(face_dir, tmp_path / "file" / "out", tmp_path / "missing.pt")
     with pytest.raises(UserError, match=r"out: (not writable|exists and is not a folder)"):
-        predict.predict(options)
+        predict(options)
 
 
 def test_input_that_does_not_exist_is_a_user_error(tmp_path):
@@ -372,7 +375,7 @@ def test_same_output_name_is_reported_not_overwritten(face_dir, tiny_ckpt, tmp_p
     source = sorted(face_dir.glob("*.png"))[0]
     shutil.copy(source, inputs / "a.png")
     Image.open(source).convert("RGB").save(inputs / "a.jpg")
-    summary = predict.predict(_options(inputs, tmp_path / "out", tiny_ckpt))
+    summary = predict(_options(inputs, tmp_path / "out", tiny_ckpt))
     assert (summary.done, summary.failed) == (1, 1)
     assert "a.png: same output name as" in capsys.readouterr().err
 
@@ -420,7 +423,7 @@ def test_hostile_inputs_are_reported_and_the_good_ones_restored(tiny_ckpt, tmp_p
     before = _bytes(folder)
     out = tmp_path / "out"
     faces = FaceOptions(allow_downscale=True)  # the good files are 32 px
-    summary = predict.predict(_options(folder, out, tiny_ckpt, faces=faces))
+    summary = predict(_options(folder, out, tiny_ckpt, faces=faces))
     assert summary.done == 7
     assert summary.failed == len(BAD_FILES)
     report = capsys.readouterr()

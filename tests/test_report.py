@@ -10,10 +10,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from scgan_lightning import metrics
 from scgan_lightning.checkpoints import save_restorer
+from scgan_lightning.evaluation.report import build_report
+from scgan_lightning.evaluation.tables import report_markdown
+from scgan_lightning.inference.restorer import FaceRestorer
+from scgan_lightning.metrics.real_lr import consistency_psnr, gradient_energy
 from scgan_lightning.nets import Restorer
-from scgan_lightning.report import build_report, network_restore, render_markdown
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
@@ -21,27 +23,27 @@ DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 def test_consistency_is_high_for_an_output_that_pools_back_to_its_input():
     lr = torch.rand(4, 3, 16, 16) * 2 - 1
     exact = F.interpolate(lr, scale_factor=4, mode="nearest")  # avgpool gives lr back
-    assert metrics.consistency_psnr(exact, lr, 4).min() > 50
+    assert consistency_psnr(exact, lr, 4).min() > 50
     shifted = (exact + 0.2).clamp(-1, 1)
-    assert metrics.consistency_psnr(shifted, lr, 4).max() < 25
+    assert consistency_psnr(shifted, lr, 4).max() < 25
 
 
 def test_gradient_energy_grows_with_edges():
     flat = torch.zeros(1, 3, 64, 64)
     stripes = torch.zeros(1, 3, 64, 64)
     stripes[..., ::2] = 1.0
-    assert metrics.gradient_energy(flat).item() == 0.0
-    assert metrics.gradient_energy(stripes).item() > 100
+    assert gradient_energy(flat).item() == 0.0
+    assert gradient_energy(stripes).item() > 100
 
 
-def _tiny_restore():
+def _tiny_restorer() -> FaceRestorer:
     torch.manual_seed(0)
-    return network_restore(Restorer(width=0.0625).eval(), torch.device("cpu"), 8)
+    return FaceRestorer(Restorer(width=0.0625), batch_size=8)
 
 
 def test_report_scores_bicubic_and_each_model_and_draws_their_grid():
     report, grid = build_report(
-        {"tiny": _tiny_restore()},
+        {"tiny": _tiny_restorer()},
         DEMO / "hr_val",
         DEMO / "lr_test",
         max_images=8,
@@ -55,7 +57,7 @@ def test_report_scores_bicubic_and_each_model_and_draws_their_grid():
     assert report["rows"]["bicubic"]["consistency"] > 35
     assert 0.1 < report["rows"]["bicubic"]["sharpness"] < 1.0
     assert grid.size == (3 * 66, 12 + 4 * 66)  # LR | bicubic | tiny, four faces under a header
-    table = render_markdown(report)
+    table = report_markdown(report)
     assert table.count("\n| ") == 3 and "real LR: consistency (dB)" in table
 
 

@@ -1,4 +1,5 @@
-"""The Hydra training entry point: composition, short runs, resume, run-directory contents."""
+"""The Hydra training entry point: short runs, resume, run-directory contents (what each
+experiment holds: test_experiments.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 
 from scgan_lightning.checkpoints import load_restorer
 from tests.train_runs import make_face_folders, run_dirs, run_train, train_overrides
@@ -30,33 +30,6 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_composes(experiment: str):
-    with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}"])
-    assert cfg.model._target_ == "scgan_lightning.training.module.SCGANModule"
-    assert cfg.data._target_ == "scgan_lightning.data.FaceDataModule"
-
-
-def test_official_experiment_has_the_released_hyper_parameters():
-    with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=scgan_official"])
-    assert cfg.model.width == 1.0 and cfg.data.batch_size == 64
-    assert cfg.trainer.max_epochs == 200 and cfg.seed == 2020
-    assert cfg.model.lr == 1e-4 and list(cfg.model.betas) == [0.9, 0.999]
-    assert cfg.model.scheduler.t_max == 10 and cfg.model.scheduler.eta_min == 1e-5
-    assert dict(cfg.model.loss) == {
-        "alpha": 1.0,
-        "beta": 0.05,
-        "theta": 1.0,
-        "gamma": 0.05,
-        "beta_degrader": None,  # None: the released single beta on both sides
-        "beta_restorer": None,
-    }
-    assert cfg.model.init_from is None and cfg.model.lr_d is None
-    assert cfg.model.pretrain_iterations == 0 and cfg.model.content_warmup_iterations == 0
-
-
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_short_run_of_each_experiment_leaves_a_complete_run_directory(
     experiment, folders, tmp_path
 ):
@@ -71,14 +44,6 @@ def test_short_run_of_each_experiment_leaves_a_complete_run_directory(
     assert any(row.get("iteration") for row in rows)
     loaded = load_restorer(run / "restorer.pt")
     assert loaded.model.head.weight.shape[0] == 16  # 256 channels at width 1/16
-
-
-@pytest.mark.parametrize("experiment", ["demo", "faces_gan"])
-def test_warm_started_experiments_start_from_the_packaged_restorer_at_its_width(experiment):
-    with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}"])
-    restorer = load_restorer(cfg.model.init_from)
-    assert restorer.model.head.weight.shape[0] == round(256 * cfg.model.width)
 
 
 def _final_weights(run: Path) -> dict[str, torch.Tensor]:

@@ -1,6 +1,6 @@
 """Build the small demo set in ``data/demo`` from the shared real face data.
 
-    python scripts/build_demo_data.py --source ../shared/data [--out data/demo] [--seed 2020]
+    python tools/build_demo_data.py --source ../shared/data [--out data/demo] [--seed 2020]
 
 Picks faces at random (deterministic given ``--seed``) so a CPU demo and the docs have real
 unpaired data: HR training faces, real LR training faces, HR validation faces, real LR test
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scgan_lightning.data.image_io import center_square, list_images, read_rgb, resize, save_png
+from scgan_lightning.imaging import center_square, list_images, read_rgb, resize, save_png
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HR_SIZE, LR_SIZE = 64, 16
@@ -144,7 +144,7 @@ def main() -> None:
     source = (PROJECT_ROOT / args.source).resolve()
     out = (PROJECT_ROOT / args.out).resolve()
     command = (
-        f"python scripts/build_demo_data.py --source {args.source.as_posix()} "
+        f"python tools/build_demo_data.py --source {args.source.as_posix()} "
         f"--out {args.out.as_posix()} --seed {args.seed} --photo {args.photo}"
     )
     build(source, out, args.seed, args.photo, command)

@@ -1,7 +1,7 @@
 """Build the HR and real-LR face sets that the training experiments read (paths.data_dir).
 
 From public releases you download yourself (nothing is fetched here):
-  python scripts/build_face_sets.py --out /data/scgan_faces \
+  python tools/build_face_sets.py --out /data/scgan_faces \
       --hr-photos /downloads/celeba/img_align_celeba --hr-crop-fraction 0.7 \
       --wider-images /downloads/WIDER_train/images \
       --wider-annotations /downloads/wider_face_split/wider_face_train_bbx_gt.txt

@@ -7,7 +7,7 @@ seconds while it runs, copies into ``$OUT``:
   metrics.csv                        the training log so far
   progress.txt                       one line per copy: time, iteration, latest val PSNR
 so a run killed at its limit loses at most one interval. Example (device machine, repo root):
-  python scripts/gpu_train_recipe.py --data-dir /data/scgan_faces --width 0.5 --minutes 8
+  python tools/gpu_train_recipe.py --data-dir /data/scgan_faces --width 0.5 --minutes 8
 ``--smoke`` runs the same loop for a few CPU iterations on generated folders (tested in CI).
 """
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             args.data_dir = make_smoke_data(Path(scratch) / "data")
             args.width, args.pretrain, args.val_every, args.every = 0.0625, 2, 2, 1.0
         if args.data_dir is None:
-            parser.error("--data-dir is required (scripts/build_face_sets.py makes one)")
+            parser.error("--data-dir is required (tools/build_face_sets.py makes one)")
         log_dir = Path(scratch) / "runs"
         started = time.time()
         process = subprocess.Popen(training_command(args, log_dir))

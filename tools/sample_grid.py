@@ -2,8 +2,8 @@
 
 The model card's samples come from here, and it works for any checkpoint ``predict`` takes:
 
-    python scripts/sample_grid.py --output checkpoints/sample_real_lr.png
-    python scripts/sample_grid.py --ckpt outputs/faces_small/<run>/restorer.pt --count 16
+    python tools/sample_grid.py --output checkpoints/sample_real_lr.png
+    python tools/sample_grid.py --ckpt outputs/faces_small/<run>/restorer.pt --count 16
 """
 
 from __future__ import annotations
@@ -16,16 +16,9 @@ import torch
 import torch.nn.functional as F
 from torchvision.utils import make_grid
 
-from scgan_lightning.data.image_io import (
-    list_images,
-    read_rgb,
-    resize,
-    save_png,
-    to_tensor,
-    to_uint8,
-)
 from scgan_lightning.errors import UserError
-from scgan_lightning.predict import load_model, restore_batch
+from scgan_lightning.imaging import bicubic_upsample, list_images, read_face, save_png, to_uint8
+from scgan_lightning.inference.restorer import FaceRestorer
 
 DEMO_FACES = Path(__file__).resolve().parents[1] / "data" / "demo" / "lr_test"
 
@@ -41,13 +34,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def triplets(model: torch.nn.Module, files: list[Path], scale: int) -> torch.Tensor:
-    """(3N, 3, H, W): for each face its LR pixels, bicubic upsampling and the restorer."""
-    lr = torch.stack([to_tensor(resize(read_rgb(path), 64 // scale)) for path in files])
-    size = lr.shape[-1] * scale
-    pixels = F.interpolate(lr, scale_factor=scale, mode="nearest")
-    bicubic = F.interpolate(lr, size=size, mode="bicubic", align_corners=False).clamp(-1, 1)
-    restored = restore_batch(model, lr, precision="32").clamp(-1, 1)
+def triplets(restorer: FaceRestorer, files: list[Path]) -> torch.Tensor:
+    """(3N, 3, H, W): for each face its LR pixels, the bicubic baseline and the restorer."""
+    lr = torch.stack([read_face(path, restorer.lr_size, square=False) for path in files])
+    pixels = F.interpolate(lr, scale_factor=restorer.scale, mode="nearest")
+    bicubic = bicubic_upsample(lr, restorer.hr_size)
+    restored = restorer.restore_faces(lr).clamp(-1, 1)
     return torch.stack([pixels, bicubic, restored], dim=1).flatten(0, 1)
 
 
@@ -57,8 +49,8 @@ def main() -> int:
         files = list_images(args.faces)[: args.count]
         if not files:
             raise UserError(f"{args.faces}: no images found")
-        loaded = load_model(args.ckpt)
-        tiles = triplets(loaded.model.eval(), files, loaded.scale)
+        restorer = FaceRestorer.from_checkpoint(args.ckpt, "cpu", "32", channels_last=False)
+        tiles = triplets(restorer, files)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -37,12 +37,24 @@ def bicubic(hr_size: int) -> Restore:
     return functools.partial(bicubic_upsample, size=hr_size)
 
 
+def check_degradation(degradation: str) -> None:
+    if degradation not in DEGRADATIONS:
+        raise UserError(f"degradation={degradation!r} unknown; choose one of {DEGRADATIONS}")
+
+
+def check_crop_border(crop_border: int, hr_size: int) -> None:
+    if crop_border < 0 or hr_size - 2 * crop_border < SSIM_WINDOW:
+        raise UserError(
+            f"crop_border={crop_border} must be >= 0 and leave {SSIM_WINDOW} pixels "
+            f"of the {hr_size}-pixel images for SSIM"
+        )
+
+
 def make_pairs(
     hr_files: Sequence[Path], hr_size: int, scale: int, degradation: str, seed: int = 0
 ) -> PairedSyntheticDataset:
     """HR faces with their LR made by ``degradation`` (unreadable files skipped, named)."""
-    if degradation not in DEGRADATIONS:
-        raise UserError(f"degradation={degradation!r} unknown; choose one of {DEGRADATIONS}")
+    check_degradation(degradation)
     return PairedSyntheticDataset(hr_files, hr_size, scale, degradation, seed=seed)
 
 
@@ -57,11 +69,7 @@ def score_paired(
     device: torch.device | str = "cpu",
 ) -> dict[str, dict[str, float]]:
     """Mean ``psnr`` and ``ssim`` (and ``lpips`` with a model) of each method over ``pairs``."""
-    if crop_border < 0 or pairs.hr_size - 2 * crop_border < SSIM_WINDOW:
-        raise UserError(
-            f"crop_border={crop_border} must be >= 0 and leave {SSIM_WINDOW} pixels "
-            f"of the {pairs.hr_size}-pixel images for SSIM"
-        )
+    check_crop_border(crop_border, pairs.hr_size)
     scores: dict[str, dict[str, list[torch.Tensor]]] = {n: defaultdict(list) for n in methods}
     for batch in DataLoader(pairs, batch_size=batch_size):
         hr, lr = batch["hr"], as_8bit(batch["lr"])
@@ -93,6 +101,8 @@ def evaluate_paired(
 ) -> dict[str, Any]:
     """The restorer (row ``SR``) and bicubic against the HR faces of ``hr_dir``."""
     check_counts(batch_size, max_images)
+    check_degradation(degradation)
+    check_crop_border(crop_border, restorer.hr_size)
     pairs = make_pairs(
         face_files(hr_dir, "hr_dir", max_images),
         restorer.hr_size,

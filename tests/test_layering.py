@@ -1,0 +1,92 @@
+"""The package's layers: no import cycle, nothing below ``cli`` imports it, the networks import
+nothing of the layers built on them. Read from the import statements of every module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "scgan_lightning"
+# ``python -m scgan_lightning.train`` etc.: the commands' entry modules, above every layer.
+COMMANDS = ("train", "predict", "evaluate", "report", "export")
+ENTRY_SHIMS = {f"scgan_lightning.{name}" for name in COMMANDS}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _resolve(importer: str, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    package = importer if MODULES[importer].name == "__init__.py" else importer.rpartition(".")[0]
+    for _ in range(node.level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{node.module}" if node.module else package
+
+
+def _imports(name: str) -> set[str]:
+    """The project modules ``name`` imports, anywhere in it (functions included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            # ``from pkg import module`` imports the module; ``from pkg import name``, pkg.
+            base = _resolve(name, node)
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+                for alias in node.names
+            ]
+        else:
+            continue
+        found |= {t for t in targets if t in MODULES and t != name}
+    return found
+
+
+GRAPH = {name: _imports(name) for name in MODULES}
+
+
+def _cycle_from(start: str) -> list[str] | None:
+    """A path of imports from ``start`` back to itself, if there is one."""
+    stack, seen = [(start, [start])], set()
+    while stack:
+        node, path = stack.pop()
+        for target in GRAPH[node]:
+            if target == start:
+                return [*path, start]
+            if target not in seen:
+                seen.add(target)
+                stack.append((target, [*path, target]))
+    return None
+
+
+def test_the_graph_sees_relative_and_nested_imports():
+    assert "scgan_lightning.inference.restorer" in GRAPH["scgan_lightning.evaluation.paired"]
+    assert "scgan_lightning.inference.trainer" in GRAPH["scgan_lightning.inference.job"]
+    assert GRAPH["scgan_lightning.train"] == {"scgan_lightning.cli.train"}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_import_cycle(name: str):
+    assert _cycle_from(name) is None, " -> ".join(_cycle_from(name) or [])
+
+
+def test_nothing_below_cli_imports_it():
+    below = [n for n in MODULES if not n.startswith("scgan_lightning.cli") and n not in ENTRY_SHIMS]
+    offenders = {n: t for n in below for t in GRAPH[n] if t.startswith("scgan_lightning.cli")}
+    assert not offenders
+
+
+def test_the_networks_import_nothing_built_on_them():
+    upper = ("training", "inference", "evaluation", "data", "cli", "metrics")
+    forbidden = tuple(f"scgan_lightning.{layer}" for layer in upper)
+    nets = [n for n in MODULES if n.startswith("scgan_lightning.nets")]
+    offenders = {n: t for n in nets for t in GRAPH[n] if t.startswith(forbidden)}
+    assert not offenders
