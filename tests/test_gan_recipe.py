@@ -72,7 +72,7 @@ def test_zero_restorer_adversarial_weight_leaves_its_loss_pure_l1():
     out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
     losses = module.generator_losses(batch["hr"], batch["lr"], out)
     l1 = torch.nn.functional.l1_loss
-    expected = l1(out["hr_gen"], batch["hr"]) + 0.05 * l1(out["ups"], out["hr_gen_r"])
+    expected = l1(out.hr_gen, batch["hr"]) + 0.05 * l1(out.ups, out.hr_gen_r)
     assert torch.allclose(losses["G_RLS"], expected)
     assert not torch.allclose(losses["G_DHL"], losses["G_DHL_l1"])  # degrader keeps beta
 

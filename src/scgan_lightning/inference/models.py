@@ -1,7 +1,7 @@
 """Which restorer a command uses: the given checkpoint, or the one bundled with the package.
 
-``BUNDLED_RESTORER`` is the one name of the default model; predict, evaluate, export and the
-notebook all reach it through ``load_model(None)``.
+``BUNDLED_RESTORER`` is the one name of the default model; every command and the notebook
+reach it through ``FaceRestorer.from_checkpoint(None)``, which calls ``load_model``.
 """
 
 from __future__ import annotations
