@@ -15,11 +15,12 @@ from torch.utils.data import DataLoader
 
 from scgan_lightning.data import (
     FaceDataModule,
+    PairedFolderDataset,
     PairedSyntheticDataset,
     UnpairedFaceDataset,
-    degrade,
 )
-from scgan_lightning.data.datasets import EpochShuffleSampler
+from scgan_lightning.data.datasets import DegradedPairsDataset, EpochShuffleSampler
+from scgan_lightning.data.degradation import degrade_images, load_degradation
 from scgan_lightning.errors import UserError
 from scgan_lightning.imaging import list_images, resize, to_tensor
 
@@ -277,52 +278,44 @@ def test_validate_stage_builds_only_the_validation_set(folders):
 # --- degradations and paired / LR-only datasets ----------------------------------------------
 
 
-@pytest.fixture
-def hr_batch() -> torch.Tensor:
-    return torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
-
-
-def test_avgpool_is_torch_avg_pool(hr_batch):
-    assert torch.equal(degrade(hr_batch, "avgpool", 4), F.avg_pool2d(hr_batch, 4))
-    assert torch.equal(degrade(hr_batch[0], "avgpool", 4), F.avg_pool2d(hr_batch[:1], 4)[0])
-
-
-@pytest.mark.parametrize("kind", ["avgpool", "bicubic", "blur_noise_jpeg"])
-def test_degradations_keep_layout_range_and_are_deterministic(hr_batch, kind):
-    low = degrade(hr_batch, kind, 4, seed=1)
-    assert low.shape == (2, 3, 8, 8) and low.min() >= -1 and low.max() <= 1
-    assert degrade(hr_batch[0], kind, 2, seed=1).shape == (3, 16, 16)
-    assert torch.equal(low, degrade(hr_batch, kind, 4, seed=1))
-
-
-def test_blur_noise_jpeg_noise_follows_the_seed(hr_batch):
-    first = degrade(hr_batch, "blur_noise_jpeg", 4, seed=1)
-    assert not torch.equal(first, degrade(hr_batch, "blur_noise_jpeg", 4, seed=2))
-    clean = degrade(hr_batch, "blur_noise_jpeg", 4, seed=1, noise_sigma=0)
-    assert torch.equal(clean, degrade(hr_batch, "blur_noise_jpeg", 4, seed=2, noise_sigma=0))
-
-
-def test_bicubic_matches_pil_antialiased_resize():
+def test_bicubic_preset_matches_pil_antialiased_resize():
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8))
     expected = to_tensor(resize(image, 16))
-    assert (degrade(image, "bicubic", 4) - expected).abs().max() < 4 / 127.5
+    low = degrade_images(load_degradation("bicubic"), to_tensor(image)[None], 4, [0])[0]
+    assert (low - expected).abs().max() < 4 / 127.5
 
 
-def test_degrade_refuses_bad_input(hr_batch):
-    with pytest.raises(UserError, match="unknown degradation"):
-        degrade(hr_batch, "blurry")
-    with pytest.raises(ValueError, match="not divisible"):
-        degrade(hr_batch[..., :30], "avgpool", 4)
-
-
-def test_paired_dataset_is_deterministic_per_index(folders):
+def test_paired_dataset_degrades_each_face_by_its_name(folders):
     files = list_images(folders["val_hr_dir"])
     first = PairedSyntheticDataset(files, 64, 4, "blur_noise_jpeg")
-    second = PairedSyntheticDataset(files, 64, 4, "blur_noise_jpeg")
+    again = PairedSyntheticDataset(files[3:], 64, 4, "blur_noise_jpeg", max_items=2)
+    chain = load_degradation("blur_noise_jpeg")
     item = first[3]
-    assert torch.equal(item["lr"], second[3]["lr"])
-    assert torch.equal(item["lr"], degrade(item["hr"], "blur_noise_jpeg", 4, seed=3))
-    assert not torch.equal(first[2]["lr"], degrade(first[2]["hr"], "blur_noise_jpeg", 4, seed=3))
+    assert torch.equal(item["lr"], again[0]["lr"])  # same face, same LR, whatever the listing
+    assert torch.equal(item["lr"], degrade_images(chain, item["hr"][None], 4, [files[3].name])[0])
+    reseeded = PairedSyntheticDataset(files, 64, 4, "blur_noise_jpeg", seed=1)
+    assert not torch.equal(item["lr"], reseeded[3]["lr"])
+
+
+def test_paired_folder_dataset_pairs_by_name_and_names_a_missing_lr(tmp_path):
+    hr = write_folder(tmp_path / "hr", 3, (64, 64))
+    write_folder(tmp_path / "lr", 3, (16, 16), offset=1)
+    dataset = PairedFolderDataset(hr, tmp_path / "lr", 64, 4)
+    item = dataset[1]
+    assert item["hr"].shape == (3, 64, 64) and item["lr"].shape == (3, 16, 16)
+    (tmp_path / "lr" / "002.png").unlink()
+    with pytest.raises(UserError, match=r"no LR of the same name, e\.g\. .*002\.png"):
+        PairedFolderDataset(hr, tmp_path / "lr", 64, 4)
+
+
+def test_degraded_pairs_follow_the_epoch_and_the_chain(tmp_path):
+    hr = write_folder(tmp_path / "hr", 4, (64, 64))
+    dataset = DegradedPairsDataset(hr, "blur_noise_jpeg", 64, 4)
+    first, same, later = dataset[(1, 0)], dataset[(1, 0)], dataset[(1, 1)]
+    assert torch.equal(first["lr"], same["lr"]) and not torch.equal(first["lr"], later["lr"])
+    assert torch.equal(first["hr"], later["hr"])
+    naive = DegradedPairsDataset(hr, "avgpool", 64, 4)[(1, 0)]
+    assert torch.allclose(naive["lr"], F.avg_pool2d(naive["hr"][None], 4)[0], atol=1e-6)
 
 
 # --- real data ----------------------------------------------------------------------------------

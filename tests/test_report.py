@@ -42,7 +42,7 @@ def _tiny_restorer() -> FaceRestorer:
 
 
 def test_report_scores_bicubic_and_each_model_and_draws_their_grid():
-    report, grid = build_report(
+    report, grids = build_report(
         {"tiny": _tiny_restorer()},
         DEMO / "hr_val",
         DEMO / "lr_test",
@@ -56,7 +56,11 @@ def test_report_scores_bicubic_and_each_model_and_draws_their_grid():
     # bicubic upsampling pools back to nearly its input; bicubic is softer than real HR faces
     assert report["rows"]["bicubic"]["consistency"] > 35
     assert 0.1 < report["rows"]["bicubic"]["sharpness"] < 1.0
-    assert grid.size == (3 * 66, 12 + 4 * 66)  # LR | bicubic | tiny, four faces under a header
+    assert list(grids) == ["real_lr"]
+    assert grids["real_lr"].size == (
+        3 * 66,
+        12 + 4 * 66,
+    )  # LR | bicubic | tiny, four faces under a header
     table = report_markdown(report)
     assert table.count("\n| ") == 3 and "real LR: consistency (dB)" in table
 
@@ -105,3 +109,41 @@ def test_the_command_without_models_fails_in_one_line(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: models is empty")
+
+
+def _pairs(tmp_path: Path) -> Path:
+    """val/hr + val/lr of a controlled set built from the demo's validation faces."""
+    from scgan_lightning.data.controlled import build_controlled_set
+    from scgan_lightning.data.degradation import load_degradation
+
+    build_controlled_set(
+        [DEMO / "hr_val"],
+        tmp_path / "set",
+        load_degradation("blur_noise_jpeg"),
+        {"degradation": "blur_noise_jpeg"},
+        val_count=6,
+    )
+    return tmp_path / "set" / "val"
+
+
+def test_pairs_add_the_benchmark_columns_the_gap_and_their_grid(tmp_path):
+    torch.manual_seed(1)
+    other = FaceRestorer(Restorer(width=0.0625), batch_size=8)
+    report, grids = build_report(
+        {"naive": _tiny_restorer(), "oracle": other, "scgan": _tiny_restorer()},
+        None,
+        None,
+        pairs_dir=_pairs(tmp_path),
+        grid_faces=3,
+        identity=lambda sr, hr: (sr - hr).abs().mean(dim=(1, 2, 3)),
+    )
+    rows = report["rows"]
+    assert {"pairs/psnr", "pairs/ssim", "pairs/identity", "pairs/gap_closed"} <= set(rows["scgan"])
+    naive, oracle = rows["naive"]["pairs/psnr"], rows["oracle"]["pairs/psnr"]
+    if oracle > naive:  # two random networks: either may score higher
+        assert rows["naive"]["pairs/gap_closed"] == 0 and rows["oracle"]["pairs/gap_closed"] == 1
+        assert rows["scgan"]["pairs/gap_closed"] == 0  # the same weights as naive
+    # LR | bicubic | naive | oracle | scgan | HR, three faces under a header
+    assert grids["pairs"].size == (6 * 66, 12 + 3 * 66)
+    table = report_markdown(report)
+    assert "gap closed" in table and "pairs: identity distance" in table

@@ -8,6 +8,7 @@ because every score in the project is taken on what a saved 8-bit image would ho
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -73,6 +74,16 @@ def to_uint8(tensor: torch.Tensor) -> np.ndarray:
     """Tensor (3,H,W) in [-1, 1] -> uint8 array (H,W,3): ``(y + 1) * 127.5``, clamped, rounded."""
     pixels = (tensor.detach().float().cpu() + 1.0) * 127.5
     return pixels.clamp_(0, 255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def jpeg_roundtrip(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """What saving (3,H,W) in [-1, 1] as a JPEG of ``quality`` and reading it back gives (PIL's
+    encoder, 4:2:0 chroma), in [-1, 1]: the JPEG step of degradation chains."""
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buffer, format="JPEG", quality=int(quality))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return to_tensor(decoded.convert("RGB"))
 
 
 def resize(image: Image.Image, size: int | tuple[int, int]) -> Image.Image:

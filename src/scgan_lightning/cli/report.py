@@ -1,7 +1,8 @@
 """``python -m scgan_lightning.report``: several restorers side by side with bicubic.
 
 ``models='{l1: a.pt, gan: b.ckpt}' hr_dir=... lr_dir=...`` (config ``conf/report.yaml``)
-writes report.json, report.md (the model card's table) and grid_real_lr.png to output_dir.
+writes report.json, report.md (the model card's table) and grid_real_lr.png to output_dir;
+``pairs_dir=<controlled set>/val`` adds the benchmark's columns and grid_pairs.png.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from rich.console import Console
 from ..errors import UserError
 from ..evaluation.report import build_report
 from ..evaluation.tables import report_markdown, write_tables
+from ..imaging import save_png
 from ..inference.restorer import FaceRestorer
 from ..metrics.fid import build_inception
+from ..metrics.identity import IdentityDistance
 from .common import cli, task_wrapper
 
 
@@ -46,10 +49,13 @@ def report(cfg: DictConfig) -> dict[str, Any]:
     if cfg.fid.weights_path:
         device = next(iter(restorers.values())).device
         extractor = build_inception(cfg.fid.weights_path).to(device).eval()
-    result, grid = build_report(
+    result, grids = build_report(
         restorers,
         cfg.hr_dir,
         cfg.lr_dir,
+        pairs_dir=cfg.pairs_dir,
+        identity=IdentityDistance() if cfg.identity else None,
+        baselines=(cfg.baselines.naive, cfg.baselines.oracle),
         degradations=list(cfg.degradations),
         max_images=cfg.max_images,
         max_lr_images=cfg.max_lr_images,
@@ -61,9 +67,12 @@ def report(cfg: DictConfig) -> dict[str, Any]:
     result["models"] = models
     markdown = report_markdown(result)
     _, md_path = write_tables(result, cfg.output_dir, "report", markdown)
-    grid.save(Path(md_path).parent / "grid_real_lr.png")
+    names = []
+    for kind, grid in grids.items():
+        names.append(f"grid_{kind}.png")
+        save_png(grid, Path(md_path).parent / names[-1])
     Console().print(markdown)
-    print(f"wrote {md_path}, report.json and grid_real_lr.png")
+    print(f"wrote {md_path}, report.json and {', '.join(names)}")
     return result
 
 

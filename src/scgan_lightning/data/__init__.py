@@ -1,4 +1,4 @@
-"""Data: unpaired/paired face datasets, degradations, the face-set builder, the DataModule.
+"""Data: face datasets, degradation chains, the face-set builders, the DataModules.
 
 Names are imported on first use: the DataModule pulls in Lightning (seconds of import time),
 which ``predict`` and ``evaluate`` never need.
@@ -10,10 +10,13 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "ControlledFaceDataModule": ".datamodule",
     "FaceDataModule": ".datamodule",
+    "PairedFolderDataset": ".datasets",
     "PairedSyntheticDataset": ".datasets",
     "UnpairedFaceDataset": ".datasets",
-    "degrade": ".degradations",
+    "build_controlled_set": ".controlled",
+    "load_degradation": ".degradation",
 }
 
 __all__ = sorted(_LAZY)

@@ -13,8 +13,10 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
@@ -22,18 +24,29 @@ from ..checks import check_scale
 from ..errors import UserError
 from ..imaging import IMAGE_EXTENSIONS, list_images
 from ..training.preemption import ignore_preemption_signals
+from .controlled import build_controlled_set
 from .datasets import (
+    DegradedPairsDataset,
     EpochShuffleSampler,
+    PairedFolderDataset,
     PairedSyntheticDataset,
     SkippedFile,
     UnpairedFaceDataset,
     summarize_skipped,
 )
-from .degradations import check_kind
+from .degradation import describe, load_degradation
 
 log = logging.getLogger(__name__)
 
 PathArg = str | os.PathLike | Sequence[str | os.PathLike]
+TRAIN_PAIRS = ("unpaired", "degraded_hr")
+
+
+def plain(value: Any) -> Any:
+    """OmegaConf nodes as plain containers: hyper-parameters must load with weights_only=True."""
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
 
 
 def folder_images(key: str, value: PathArg) -> list[Path]:
@@ -67,11 +80,14 @@ def _require(key: str, value: PathArg, count: int, needed: int, why: str) -> Non
 
 
 class FaceDataModule(pl.LightningDataModule):
-    """Unpaired HR x real-LR training batches and paired synthetic validation batches.
+    """Unpaired HR x real-LR training batches and paired validation batches.
 
-    Batches are dicts: train ``{"hr": (B,3,S,S), "lr": (B,3,S/scale,S/scale)}``, validation the
-    same with ``lr`` made from ``hr`` by ``val_degradation``. Files are decoded once at setup;
-    unreadable ones are skipped and listed in ``skipped_files`` / ``skipped_summary``.
+    Batches are dicts: train ``{"hr": (B,3,S,S), "lr": (B,3,S/scale,S/scale)}``: with
+    ``train_pairs="unpaired"`` (SCGAN) ``lr`` is a random face of ``lr_dir``; with
+    ``"degraded_hr"`` (the supervised baselines) it is ``train_degradation`` of that ``hr``.
+    Validation pairs each HR face with the LR of the same name in ``val_lr_dir``, or else with
+    ``val_degradation`` of it (a preset name, a config or a callable). Files are decoded once at
+    setup; unreadable ones are skipped and listed in ``skipped_files`` / ``skipped_summary``.
     """
 
     def __init__(
@@ -86,22 +102,30 @@ class FaceDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         flip: bool = False,
         seed: int = 0,
-        val_degradation: str = "avgpool",
+        val_degradation: Any = "avgpool",
         max_val_images: int | None = None,
         min_train_images: int = 2,
         pin_memory: bool = False,
+        val_lr_dir: str | os.PathLike | None = None,
+        train_pairs: str = "unpaired",
+        train_degradation: Any = None,
     ) -> None:
         super().__init__()
+        val_degradation, train_degradation = plain(val_degradation), plain(train_degradation)
         self.save_hyperparameters()
         check_scale(hr_size, scale)
-        check_kind(val_degradation)
+        if train_pairs not in TRAIN_PAIRS:
+            raise UserError(f"data.train_pairs={train_pairs!r}: choose one of {TRAIN_PAIRS}")
+        if train_pairs == "degraded_hr" and train_degradation is None:
+            raise UserError("data.train_pairs=degraded_hr needs data.train_degradation")
+        self.val_degradation = load_degradation(val_degradation)
         for name, value in (("batch_size", batch_size), ("val_batch_size", val_batch_size)):
             if value < 1:
                 raise UserError(f"data.{name} must be at least 1, got {value}")
         if max_val_images is not None and max_val_images < 1:
             raise UserError(f"data.max_val_images must be null or at least 1, got {max_val_images}")
-        self.train_set: UnpairedFaceDataset | None = None
-        self.val_set: PairedSyntheticDataset | None = None
+        self.train_set: UnpairedFaceDataset | DegradedPairsDataset | None = None
+        self.val_set: PairedSyntheticDataset | PairedFolderDataset | None = None
 
     @property
     def skipped_files(self) -> list[SkippedFile]:
@@ -118,33 +142,47 @@ class FaceDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Scan the folders once (idempotent across fit/validate calls)."""
-        hp = self.hparams
         built = False
         if stage in ("fit", None) and self.train_set is None:
             self.train_set = self._build_train()
             built = True
         if stage in ("fit", "validate", None) and self.val_set is None:
-            self.val_set = PairedSyntheticDataset(
-                folder_images("val_hr_dir", hp.val_hr_dir),
-                hp.hr_size,
-                hp.scale,
-                hp.val_degradation,
-                hp.max_val_images,
-            )
+            self.val_set = self._build_val()
             built = True
         if built:
             rank_zero_info(self._report())
 
-    def _build_train(self) -> UnpairedFaceDataset:
+    def _build_val(self) -> PairedSyntheticDataset | PairedFolderDataset:
         hp = self.hparams
-        dataset = UnpairedFaceDataset(
-            folder_images("hr_dir", hp.hr_dir),
-            folder_images("lr_dir", hp.lr_dir),
-            hp.hr_size,
-            hp.scale,
-            hp.flip,
-            hp.seed,
+        files = folder_images("val_hr_dir", hp.val_hr_dir)
+        if hp.val_lr_dir is not None:
+            return PairedFolderDataset(
+                files, hp.val_lr_dir, hp.hr_size, hp.scale, hp.max_val_images
+            )
+        return PairedSyntheticDataset(
+            files, hp.hr_size, hp.scale, self.val_degradation, hp.max_val_images
         )
+
+    def _build_train(self) -> UnpairedFaceDataset | DegradedPairsDataset:
+        hp = self.hparams
+        if hp.train_pairs == "degraded_hr":
+            dataset = DegradedPairsDataset(
+                folder_images("hr_dir", hp.hr_dir),
+                hp.train_degradation,
+                hp.hr_size,
+                hp.scale,
+                hp.flip,
+                hp.seed,
+            )
+        else:
+            dataset = UnpairedFaceDataset(
+                folder_images("hr_dir", hp.hr_dir),
+                folder_images("lr_dir", hp.lr_dir),
+                hp.hr_size,
+                hp.scale,
+                hp.flip,
+                hp.seed,
+            )
         # drop_last=True: fewer HR images than one batch would train on nothing, silently.
         hr_needed = max(hp.min_train_images, hp.batch_size)
         _require(
@@ -168,7 +206,8 @@ class FaceDataModule(pl.LightningDataModule):
         if self.train_set is not None:
             parts.append(f"train {len(self.train_set)} HR x {len(self.train_set.lr_files)} LR")
         if self.val_set is not None:
-            parts.append(f"val {len(self.val_set)} HR ({self.hparams.val_degradation})")
+            made = "paired files" if self.hparams.val_lr_dir else describe(self.val_degradation)
+            parts.append(f"val {len(self.val_set)} HR ({made})")
         skipped = len(self.skipped_files)
         note = f"; {skipped} unreadable file(s) skipped, see skipped_summary" if skipped else ""
         return f"FaceDataModule: {', '.join(parts)}{note}"
@@ -201,3 +240,61 @@ class FaceDataModule(pl.LightningDataModule):
             worker_init_fn=ignore_preemption_signals,
             **kwargs,
         )
+
+
+class ControlledFaceDataModule(FaceDataModule):
+    """:class:`FaceDataModule` over a controlled unpaired set (``data/controlled.py``),
+    built from ``sources`` into ``set_dir`` on first use (``prepare_data``, rank zero) and
+    reused while its manifest matches. ``degradation`` makes the set's "real" LR half and its
+    validation LR; the training step is never told it. ``train_pairs="degraded_hr"`` trains
+    on (``train_degradation`` or, when null, the set's own degradation)(HR) pairs of the HR
+    half instead: the naive baseline with ``avgpool``, the oracle with the true chain.
+    """
+
+    def __init__(
+        self,
+        set_dir: str | os.PathLike,
+        sources: Sequence[str | os.PathLike],
+        degradation: Any,
+        val_sources: Sequence[str | os.PathLike] = (),
+        val_count: int = 400,
+        split_seed: int = 0,
+        train_pairs: str = "unpaired",
+        train_degradation: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        degradation = plain(degradation)
+        train_degradation = plain(train_degradation)
+        self.set_dir = Path(set_dir)
+        self.build_request = {
+            "sources": [str(s) for s in plain(sources)],
+            "val_sources": [str(s) for s in plain(val_sources)],
+            "val_count": val_count,
+            "seed": split_seed,
+            "degradation": degradation,
+        }
+        super().__init__(
+            hr_dir=str(self.set_dir / "hr"),
+            lr_dir=str(self.set_dir / "lr"),
+            val_hr_dir=str(self.set_dir / "val" / "hr"),
+            val_lr_dir=str(self.set_dir / "val" / "lr"),
+            train_pairs=train_pairs,
+            train_degradation=train_degradation if train_degradation is not None else degradation,
+            **kwargs,
+        )
+
+    def prepare_data(self) -> None:
+        """Build the set once; a folder holding a different set or other files is refused."""
+        request = self.build_request
+        summary = build_controlled_set(
+            request["sources"],
+            self.set_dir,
+            load_degradation(request["degradation"]),
+            {"degradation": request["degradation"]},
+            hr_size=self.hparams.hr_size,
+            scale=self.hparams.scale,
+            val_count=request["val_count"],
+            seed=request["seed"],
+            val_sources=request["val_sources"],
+        )
+        rank_zero_info(f"controlled set {summary.line()}")

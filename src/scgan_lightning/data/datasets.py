@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, Sampler
 from ..checks import check_scale
 from ..errors import UserError
 from ..imaging import read_face, read_rgb
-from .degradations import check_kind, degrade
+from .degradation import degrade_images, load_degradation
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +210,10 @@ class UnpairedFaceDataset(Dataset):
 class PairedSyntheticDataset(Dataset):
     """HR faces with LR made from them by a fixed degradation, for PSNR/SSIM validation.
 
-    The degradation of item i is seeded with ``seed + i``, so every run validates on the same
-    pairs, and ``evaluate`` scores the pairs validation scored. ``max_items`` keeps the first
-    usable files only (scanning stops there).
+    Image ``name`` degrades with the generator seeded from ``(seed, name)``, so every run
+    validates on the same pairs, whatever the batch, ``max_items`` or the order, and
+    ``evaluate`` scores the pairs validation scored. ``degradation`` is a preset name, a
+    config or a callable (``data.degradation``). ``max_items`` keeps the first usable files.
     """
 
     def __init__(
@@ -220,7 +221,7 @@ class PairedSyntheticDataset(Dataset):
         hr_files: Iterable[str | os.PathLike],
         hr_size: int = 64,
         scale: int = 4,
-        degradation: str = "avgpool",
+        degradation: Any = "avgpool",
         max_items: int | None = None,
         seed: int = 0,
     ) -> None:
@@ -228,7 +229,7 @@ class PairedSyntheticDataset(Dataset):
         self.scale = scale
         self.seed = seed
         check_scale(hr_size, scale)
-        self.degradation = check_kind(degradation)
+        self.degradation = load_degradation(degradation)
         self.files, self.skipped = _usable(hr_files, "validation HR", max_items)
 
     @property
@@ -240,4 +241,79 @@ class PairedSyntheticDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         hr = read_face(self.files[index], self.hr_size)
-        return {"hr": hr, "lr": degrade(hr, self.degradation, self.scale, seed=self.seed + index)}
+        name = self.files[index].name
+        return {
+            "hr": hr,
+            "lr": degrade_images(self.degradation, hr[None], self.scale, [name], self.seed)[0],
+        }
+
+
+class PairedFolderDataset(Dataset):
+    """HR faces with the LR faces of the same file name in ``lr_dir``: the paired validation
+    half of a controlled set (``val/hr`` + ``val/lr``), whose LR was made once, on disk."""
+
+    def __init__(
+        self,
+        hr_files: Iterable[str | os.PathLike],
+        lr_dir: str | os.PathLike,
+        hr_size: int = 64,
+        scale: int = 4,
+        max_items: int | None = None,
+    ) -> None:
+        self.hr_size = hr_size
+        self.lr_size = check_scale(hr_size, scale)
+        self.files, self.skipped = _usable(hr_files, "validation HR", max_items)
+        lr_dir = Path(lr_dir)
+        self.lr_files = [lr_dir / path.name for path in self.files]
+        missing = [str(p) for p in self.lr_files if not p.is_file()]
+        if missing:
+            raise UserError(
+                f"data.val_lr_dir: {len(missing)} validation HR face(s) have no LR of the same "
+                f"name, e.g. {missing[0]}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        hr = read_face(self.files[index], self.hr_size)
+        return {"hr": hr, "lr": read_face(self.lr_files[index], self.lr_size, square=False)}
+
+
+class DegradedPairsDataset(Dataset):
+    """Supervised pairs (degradation(HR), HR), drawn afresh for every ``(index, epoch)``: the
+    naive baseline (``avgpool``) and the oracle (the true chain) train on these."""
+
+    def __init__(
+        self,
+        hr_files: Iterable[str | os.PathLike],
+        degradation: Any,
+        hr_size: int = 64,
+        scale: int = 4,
+        flip: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.hr_size = hr_size
+        self.scale = scale
+        check_scale(hr_size, scale)
+        self.flip = flip
+        self.seed = seed
+        self.epoch = 0
+        self.degradation = load_degradation(degradation)
+        self.files, self.skipped = _usable(hr_files, "HR")
+        self.lr_files = self.files  # what the DataModule counts as the LR side
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
+        hr = read_face(self.files[index], self.hr_size)
+        if self.flip and np.random.default_rng([self.seed, _FLIPS, epoch, index]).random() < 0.5:
+            hr = hr.flip(-1)
+        key_name = f"{epoch}/{self.files[index].name}"
+        lr = degrade_images(self.degradation, hr[None], self.scale, [key_name], self.seed)[0]
+        return {"hr": hr, "lr": lr}

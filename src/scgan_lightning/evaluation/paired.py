@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..data.datasets import PairedSyntheticDataset
-from ..data.degradations import DEGRADATIONS
+from ..data.datasets import PairedFolderDataset, PairedSyntheticDataset
+from ..data.degradation import load_degradation
 from ..errors import UserError
 from ..imaging import as_8bit, bicubic_upsample
 from ..inference.restorer import FaceRestorer
@@ -37,9 +37,9 @@ def bicubic(hr_size: int) -> Restore:
     return functools.partial(bicubic_upsample, size=hr_size)
 
 
-def check_degradation(degradation: str) -> None:
-    if degradation not in DEGRADATIONS:
-        raise UserError(f"degradation={degradation!r} unknown; choose one of {DEGRADATIONS}")
+def check_degradation(degradation: Any) -> None:
+    """A preset name, a .yaml file or a config; a wrong one fails here, in one line."""
+    load_degradation(degradation)
 
 
 def check_crop_border(crop_border: int, hr_size: int) -> None:
@@ -60,15 +60,17 @@ def make_pairs(
 
 def score_paired(
     methods: Mapping[str, Restore],
-    pairs: PairedSyntheticDataset,
+    pairs: PairedSyntheticDataset | PairedFolderDataset,
     *,
     crop_border: int = 0,
     test_y_channel: bool = False,
     batch_size: int = 32,
     lpips_model: nn.Module | None = None,
+    identity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     device: torch.device | str = "cpu",
 ) -> dict[str, dict[str, float]]:
-    """Mean ``psnr`` and ``ssim`` (and ``lpips`` with a model) of each method over ``pairs``."""
+    """Mean ``psnr`` and ``ssim`` (and ``lpips`` with a model, ``identity`` with an identity
+    distance such as ``metrics.identity.IdentityDistance``) of each method over ``pairs``."""
     check_crop_border(crop_border, pairs.hr_size)
     scores: dict[str, dict[str, list[torch.Tensor]]] = {n: defaultdict(list) for n in methods}
     for batch in DataLoader(pairs, batch_size=batch_size):
@@ -81,6 +83,8 @@ def score_paired(
                 with torch.inference_mode():
                     distance = lpips_model(sr.to(device), hr.to(device))
                 scores[name]["lpips"].append(distance.flatten().double().cpu())
+            if identity is not None:
+                scores[name]["identity"].append(identity(sr, hr).double())
     return {
         name: {key: float(torch.cat(values).mean()) for key, values in columns.items()}
         for name, columns in scores.items()

@@ -8,7 +8,7 @@ grid of real faces to look at (LR pixels | bicubic | each model).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from ..errors import UserError
 from ..imaging import as_8bit, to_uint8
 from ..inference.restorer import FaceRestorer
+from .benchmark import add_gap_closed, pairs_grid, score_pairs_dir
 from .faces import face_files, load_faces
 from .paired import BICUBIC, Restore, bicubic, make_pairs, score_paired
 from .unpaired import features, fid_scores, real_lr_scores, sharpness_reference
@@ -55,9 +56,12 @@ def _common_geometry(restorers: Mapping[str, FaceRestorer]) -> tuple[int, int]:
 
 def build_report(
     restorers: Mapping[str, FaceRestorer],
-    hr_dir: str | Path,
-    lr_dir: str | Path,
+    hr_dir: str | Path | None,
+    lr_dir: str | Path | None,
     *,
+    pairs_dir: str | Path | None = None,
+    identity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    baselines: tuple[str, str] = ("naive", "oracle"),
     degradations: Sequence[str] = ("avgpool", "blur_noise_jpeg"),
     max_images: int | None = None,
     max_lr_images: int | None = None,
@@ -65,12 +69,33 @@ def build_report(
     seed: int = 0,
     batch_size: int = 64,
     extractor: torch.nn.Module | None = None,
-) -> tuple[dict[str, Any], Image.Image]:
-    """Scores of every method (bicubic first) and the grid of real faces."""
+) -> tuple[dict[str, Any], dict[str, Image.Image]]:
+    """Scores of every method (bicubic first) and the grids: of real faces (``real_lr``,
+    with ``lr_dir``) and of a controlled set's held-out pairs (``pairs``, with ``pairs_dir``:
+    scores on them, identity distance, the gap closed between the two ``baselines``)."""
+    if hr_dir is None and pairs_dir is None:
+        raise UserError("give hr_dir (and lr_dir), or pairs_dir (a controlled set's val/)")
     hr_size, scale = _common_geometry(restorers)
     methods: dict[str, Restore] = {BICUBIC: bicubic(hr_size)}
     methods.update({name: r.restore_faces for name, r in restorers.items()})
     rows: dict[str, dict[str, float]] = {name: {} for name in methods}
+    settings: dict[str, Any] = {"scale": scale, "hr_size": hr_size, "seed": seed}
+    grids: dict[str, Image.Image] = {}
+    if pairs_dir is not None:
+        scores, pairs = score_pairs_dir(
+            methods, pairs_dir, hr_size, scale, identity=identity, max_images=max_images,
+            batch_size=batch_size,
+        )
+        for name, values in scores.items():
+            rows[name].update(values)
+        add_gap_closed(rows, *baselines)
+        settings.update(pairs_dir=str(pairs_dir), pairs=len(pairs), baselines=list(baselines))
+        grids["pairs"] = pairs_grid(methods, pairs, grid_faces, face_grid)
+    if hr_dir is None:
+        settings["degradations"] = []
+        return {"settings": settings, "rows": rows}, grids
+    if lr_dir is None:
+        raise UserError("hr_dir needs lr_dir (real LR faces) beside it")
     hr_files = face_files(hr_dir, "hr_dir", max_images)
     for kind in degradations:
         pairs = make_pairs(hr_files, hr_size, scale, kind, seed)
@@ -92,17 +117,15 @@ def build_report(
         )
         for name, values in fid.items():
             rows[name].update(values)
-    settings = {
-        "hr_dir": str(hr_dir),
-        "lr_dir": str(lr_dir),
-        "hr_images": len(hr_files),
-        "lr_images": len(lr_files),
-        "degradations": list(degradations),
-        "scale": scale,
-        "hr_size": hr_size,
-        "seed": seed,
-        "sharpness_reference": reference,
-    }
+    settings.update(
+        hr_dir=str(hr_dir),
+        lr_dir=str(lr_dir),
+        hr_images=len(hr_files),
+        lr_images=len(lr_files),
+        degradations=list(degradations),
+        sharpness_reference=reference,
+    )
     shown = lr[:grid_faces]
-    grid = face_grid(shown, {name: as_8bit(m(shown)) for name, m in methods.items()}, hr_size)
-    return {"settings": settings, "rows": rows}, grid
+    outputs = {name: as_8bit(m(shown)) for name, m in methods.items()}
+    grids["real_lr"] = face_grid(shown, outputs, hr_size)
+    return {"settings": settings, "rows": rows}, grids

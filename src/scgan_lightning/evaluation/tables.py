@@ -21,6 +21,12 @@ METRIC_FORMATS = {
     "kid_std": ("KID std", "{:.5f}"),
 }
 # The report's real-LR columns, in order.
+PAIRS_COLUMNS = {
+    "pairs/psnr": "pairs: PSNR (dB)",
+    "pairs/ssim": "pairs: SSIM",
+    "pairs/identity": "pairs: identity distance",
+    "pairs/gap_closed": "gap closed",
+}
 REAL_LR_COLUMNS = {
     "consistency": "real LR: consistency (dB)",
     "sharpness": "real LR: sharpness",
@@ -83,26 +89,39 @@ def render_markdown(result: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _report_cell(key: str, value: float) -> str:
+    if key.endswith("gap_closed"):
+        return "n/a" if value != value else f"{100 * value:.0f}%"
+    if key.endswith("identity"):
+        return f"{value:.3f}"
+    return f"{value:.{4 if 'ssim' in key or 'kid' in key else 2}f}"
+
+
 def report_markdown(report: Mapping[str, Any]) -> str:
-    """The report as one Markdown table: PSNR / SSIM per degradation, then real-LR columns."""
+    """The report as one Markdown table: held-out pairs of a controlled set (PSNR, SSIM,
+    identity, gap closed), PSNR / SSIM per degradation, then real-LR columns."""
     settings = report["settings"]
-    keys, labels = [], []
+    present = {key for row in report["rows"].values() for key in row}
+    keys = [key for key in PAIRS_COLUMNS if key in present]
+    labels = [PAIRS_COLUMNS[key] for key in keys]
     for kind in settings["degradations"]:
         keys += [f"{kind}/psnr", f"{kind}/ssim"]
         labels += [f"{kind}: PSNR (dB)", f"{kind}: SSIM"]
-    present = {key for row in report["rows"].values() for key in row}
     for key, label in REAL_LR_COLUMNS.items():
         if key in present:
             keys.append(key)
             labels.append(label)
-    body = [
-        [name, *(f"{row[key]:.{4 if 'ssim' in key or 'kid' in key else 2}f}" for key in keys)]
-        for name, row in report["rows"].items()
-    ]
-    caption = (
-        f"HR: {settings['hr_images']} faces of `{settings['hr_dir']}`; real LR: "
-        f"{settings['lr_images']} faces of `{settings['lr_dir']}`"
-    )
+    body = [[name, *(_report_cell(key, row[key]) for key in keys)] for name, row in
+            report["rows"].items()]
+    captions = []
+    if "pairs_dir" in settings:
+        captions.append(f"pairs: {settings['pairs']} held-out faces of `{settings['pairs_dir']}`")
+    if "hr_dir" in settings:
+        captions.append(
+            f"HR: {settings['hr_images']} faces of `{settings['hr_dir']}`; real LR: "
+            f"{settings['lr_images']} faces of `{settings['lr_dir']}`"
+        )
+    caption = "; ".join(captions)
     return "\n".join([caption, "", *_markdown_table(["method", *labels], body)]) + "\n"
 
 

@@ -2,7 +2,16 @@
 
 from .degrader import NOISE_DIM, Degrader
 from .discriminator import Discriminator
+from .explicit_degradation import ExplicitDegradation, ExplicitDegrader
 from .restorer import Restorer
 from .spectral_norm import SpectralNorm
 
-__all__ = ["NOISE_DIM", "Degrader", "Discriminator", "Restorer", "SpectralNorm"]
+__all__ = [
+    "NOISE_DIM",
+    "Degrader",
+    "Discriminator",
+    "ExplicitDegradation",
+    "ExplicitDegrader",
+    "Restorer",
+    "SpectralNorm",
+]

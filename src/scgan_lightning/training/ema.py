@@ -23,3 +23,9 @@ def update_ema(ema: nn.Module, network: nn.Module, decay: float) -> None:
         ema_param.lerp_(param.detach(), 1.0 - decay)
     for ema_buffer, buffer in zip(ema.buffers(), network.buffers(), strict=True):
         ema_buffer.copy_(buffer)
+
+
+def warmed_up_decay(decay: float, step: int) -> float:
+    """``min(decay, (1 + step) / (10 + step))``: the average starts close to the live weights
+    and reaches ``decay`` after about ``10 / (1 - decay)`` steps (the ramp of BasicSR / timm)."""
+    return min(decay, (1.0 + step) / (10.0 + step))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -47,3 +48,56 @@ def generator_term(
 ) -> torch.Tensor:
     """``alpha * l1(output, target) + beta * (-mean(D(output)))``."""
     return w.alpha * F.l1_loss(output, target) - w.beta * fake_scores.mean()
+
+
+def gaussian_lowpass(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur (reflect padding) of (B,C,H,W): the low band of an image."""
+    radius = max(1, math.ceil(2 * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    channels = images.shape[1]
+    padded = F.pad(images, (radius, radius, radius, radius), mode="reflect")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+@dataclass(frozen=True)
+class DegraderLoss:
+    """How G_DHL's output is compared with its target and shown to D_L1 / D_L2.
+
+    Released: L1 to avgpool(HR) on the whole image, the discriminators see the image. With
+    frequency separation (FSSR, DSGAN), the L1 sees only the low band (blur sigma
+    ``lowpass_sigma`` LR pixels), so the avgpool target stops fighting blur, noise and JPEG,
+    and the discriminators see only the high band (times ``highpass_gain``, so that their
+    spectral-normalised layers get inputs of the size images have), where those live.
+    """
+
+    content: str = "avgpool"  # avgpool | lowpass
+    gan_input: str = "image"  # image | highpass
+    lowpass_sigma: float = 1.0
+    highpass_gain: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.content not in ("avgpool", "lowpass"):
+            raise ValueError(f"degrader_loss.content must be avgpool|lowpass, got {self.content}")
+        if self.gan_input not in ("image", "highpass"):
+            raise ValueError(
+                f"degrader_loss.gan_input must be image|highpass, got {self.gan_input}"
+            )
+
+    def content_l1(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.content == "lowpass":
+            sigma = self.lowpass_sigma
+            return F.l1_loss(gaussian_lowpass(output, sigma), gaussian_lowpass(target, sigma))
+        return F.l1_loss(output, target)
+
+    def discriminator_input(self, images: torch.Tensor) -> torch.Tensor:
+        if self.gan_input == "highpass":
+            return self.highpass_gain * (images - gaussian_lowpass(images, self.lowpass_sigma))
+        return images
+
+
+def degrader_term(content: torch.Tensor, fake_scores: torch.Tensor, w: LossWeights) -> torch.Tensor:
+    """``alpha * content - beta * mean(D)``: a degrader's objective, its content term given."""
+    return w.alpha * content - w.beta * fake_scores.mean()

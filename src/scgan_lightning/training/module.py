@@ -16,17 +16,19 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from ..checkpoints import initial_states
-from ..errors import CheckpointError
-from ..imaging import as_8bit, bicubic_upsample
-from ..metrics.fidelity import paired_scores
-from ..nets import NOISE_DIM, Degrader, Discriminator, Restorer
-from .ema import make_ema_copy, update_ema
-from .losses import LossWeights, generator_term, hinge_discriminator
+from ..nets import NOISE_DIM, Discriminator, Restorer
+from .degraders import explicit_parameters, make_degrader
+from .losses import (
+    DegraderLoss,
+    LossWeights,
+    degrader_term,
+    generator_term,
+    hinge_discriminator,
+)
+from .restorer_base import RestorerTrainingModule
 from .step_guard import StepGuard
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ class GeneratorOutputs:
     ups: torch.Tensor  # the released loss's bicubic of the real LR (float, align_corners)
 
 
-class SCGANModule(pl.LightningModule):
+class SCGANModule(RestorerTrainingModule):
     """The seven SCGAN networks, their losses, optimisers, EMA and validation."""
 
     def __init__(
@@ -70,45 +72,33 @@ class SCGANModule(pl.LightningModule):
         pretrain_restorer: bool = True,
         lr_d: float | None = None,
         init_from: str | None = None,
+        degrader: dict[str, Any] | None = None,
+        degrader_loss: dict[str, Any] | None = None,
+        degrader_width: float | None = None,
+        discriminator_width: float | None = None,
+        pretrain_adversarial: bool = False,
+        pretrain_beta: float = 1.0,
+        ema_warmup: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.weights = LossWeights(**(loss or {}))
+        self.degrader_loss = DegraderLoss(**(degrader_loss or {}))
         lr_size = hr_size // scale
-        self.g_dhl = Degrader(width, noise_dim, hr_size)
+        g_width = degrader_width or width
+        d_width = discriminator_width or width
+        self.g_dhl = make_degrader(degrader, g_width, noise_dim, hr_size, scale)
         self.g_rls = Restorer(width)
-        self.g_dsl = Degrader(width, noise_dim, hr_size)
-        self.d_l1 = Discriminator(lr_size, width, released_sn_backward)
-        self.d_l2 = Discriminator(lr_size, width, released_sn_backward)
-        self.d_h1 = Discriminator(hr_size, width, released_sn_backward)
-        self.d_h2 = Discriminator(hr_size, width, released_sn_backward)
-        self.ema_rls = make_ema_copy(self.g_rls) if ema_decay else None
-        self.iteration = 0
+        self.g_dsl = make_degrader(degrader, g_width, noise_dim, hr_size, scale)
+        self.d_l1 = Discriminator(lr_size, d_width, released_sn_backward)
+        self.d_l2 = Discriminator(lr_size, d_width, released_sn_backward)
+        self.d_h1 = Discriminator(hr_size, d_width, released_sn_backward)
+        self.d_h2 = Discriminator(hr_size, d_width, released_sn_backward)
         self.guard = StepGuard(max_nonfinite_steps)
-        if init_from:
-            self._initialise_from(init_from)
+        self._init_restorer_side(ema_decay, init_from)
         if channels_last:
             self.to(memory_format=torch.channels_last)
-
-    def _initialise_from(self, path: str) -> None:
-        """Start from trained weights (not a resume: optimisers and counters start fresh)."""
-        states = initial_states(path)
-        for name, state in states.items():
-            network = getattr(self, name, None)
-            if network is None:
-                continue
-            try:
-                network.load_state_dict(state)
-            except RuntimeError as err:
-                first_line = str(err).strip().splitlines()[-1].strip()
-                raise CheckpointError(
-                    f"{path}: its {name} does not fit model.width={self.hparams.width} "
-                    f"({first_line})"
-                ) from None
-        if self.ema_rls is not None and "ema_rls" not in states and "g_rls" in states:
-            self.ema_rls.load_state_dict(self.g_rls.state_dict())
-        log.info("initialised %s from %s", ", ".join(sorted(states)), path)
 
     # ----------------------------------------------------------------- optimisers
     def configure_optimizers(self):
@@ -121,10 +111,16 @@ class SCGANModule(pl.LightningModule):
             adam_kwargs["fused"] = True
         elif hp.adam_impl != "default":
             raise ValueError(f"model.adam_impl must be default|foreach|fused, got {hp.adam_impl}")
-        opt_g = torch.optim.Adam(
-            [{"params": getattr(self, n).parameters(), "name": n} for n in GENERATORS],
-            **adam_kwargs,
-        )
+        groups = [{"params": getattr(self, n).parameters(), "name": n} for n in GENERATORS]
+        explicit = explicit_parameters(self.g_dhl, self.g_dsl)
+        if explicit:
+            # The explicit degradation's few laws learn at their own rate (model.degrader.lr).
+            ids = {id(p) for p in explicit}
+            for group in groups:
+                group["params"] = [p for p in group["params"] if id(p) not in ids]
+            rate = (hp.degrader or {}).get("lr", hp.lr)
+            groups.append({"params": explicit, "name": "degradation_laws", "lr": rate})
+        opt_g = torch.optim.Adam(groups, **adam_kwargs)
         opt_d = torch.optim.Adam(
             [{"params": getattr(self, n).parameters(), "name": n} for n in DISCRIMINATORS],
             **{**adam_kwargs, "lr": hp.lr_d if hp.lr_d is not None else hp.lr},
@@ -150,7 +146,7 @@ class SCGANModule(pl.LightningModule):
         opt_g, opt_d = self.optimizers()
         self.guard.begin(self.g_rls.buffers())
         if self.iteration < self.hparams.pretrain_iterations:
-            return self._pretrain_step(hr, z, opt_g)
+            return self._pretrain_step(hr, lr, z, opt_g, opt_d)
 
         out = self.generator_outputs(hr, lr, z)
         d_losses = self.discriminator_losses(hr, lr, out)
@@ -167,11 +163,6 @@ class SCGANModule(pl.LightningModule):
         """The noise z that G_DHL and G_DSL read, one draw per batch (tests feed fixed z by
         replacing this method)."""
         return torch.randn(batch_size, 1, self.hparams.noise_dim, device=device)
-
-    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        if self.hparams.channels_last:
-            return x.contiguous(memory_format=torch.channels_last)
-        return x
 
     def generator_outputs(
         self, hr: torch.Tensor, lr: torch.Tensor, z: torch.Tensor
@@ -191,10 +182,13 @@ class SCGANModule(pl.LightningModule):
 
     def discriminator_losses(self, hr, lr, out: GeneratorOutputs) -> dict[str, torch.Tensor]:
         """Hinge losses in the released call order (real, then fake, per discriminator)."""
+        show = self.degrader_loss.discriminator_input
         return {
-            "D_L1": hinge_discriminator(self.d_l1(lr), self.d_l1(out.lr_gen.detach())),
+            "D_L1": hinge_discriminator(self.d_l1(show(lr)), self.d_l1(show(out.lr_gen.detach()))),
             "D_H1": hinge_discriminator(self.d_h1(hr), self.d_h1(out.hr_gen.detach())),
-            "D_L2": hinge_discriminator(self.d_l2(lr), self.d_l2(out.lr_real_2.detach())),
+            "D_L2": hinge_discriminator(
+                self.d_l2(show(lr)), self.d_l2(show(out.lr_real_2.detach()))
+            ),
             "D_H2": hinge_discriminator(self.d_h2(hr), self.d_h2(out.hr_gen_r.detach())),
         }
 
@@ -210,10 +204,11 @@ class SCGANModule(pl.LightningModule):
             w = dataclasses.replace(w, beta=0.0, beta_degrader=0.0, beta_restorer=0.0)
         w_deg, w_rls = w.for_degraders(), w.for_restorer()
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
-        g_dhl = generator_term(out.lr_gen, hr_down, self.d_l1(out.lr_gen), w_deg)
+        show, content = self.degrader_loss.discriminator_input, self.degrader_loss.content_l1
+        g_dhl = degrader_term(content(out.lr_gen, hr_down), self.d_l1(show(out.lr_gen)), w_deg)
         forward = generator_term(out.hr_gen, hr, self.d_h1(out.hr_gen), w_rls)
         real = generator_term(out.ups, out.hr_gen_r, self.d_h2(out.hr_gen_r), w_rls)
-        g_dsl = generator_term(out.lr_real_2, lr, self.d_l2(out.lr_real_2), w_deg)
+        g_dsl = degrader_term(content(out.lr_real_2, lr), self.d_l2(show(out.lr_real_2)), w_deg)
         return {
             "G_DHL": g_dhl,
             "G_RLS": w.theta * forward + w.gamma * real,
@@ -239,7 +234,7 @@ class SCGANModule(pl.LightningModule):
             for name in DISCRIMINATORS:
                 getattr(self, name).requires_grad_(True)
 
-    def _pretrain_step(self, hr, z, opt_g) -> dict:
+    def _pretrain_step(self, hr, lr, z, opt_g, opt_d) -> dict:
         """L1 only, forward-cycle generators only: G_DHL towards avgpool(HR), G_RLS from it.
 
         At widths a CPU can train, the semi-cycled step starts with a degrader whose L1 error
@@ -250,14 +245,27 @@ class SCGANModule(pl.LightningModule):
         (``init_from``).
         """
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
-        losses = {"pretrain_G_DHL": F.l1_loss(self.g_dhl(hr, z), hr_down)}
+        lr_gen = self.g_dhl(hr, z)
+        losses = {"pretrain_G_DHL": self.degrader_loss.content_l1(lr_gen, hr_down)}
         trained: tuple[str, ...] = ("g_dhl",)
+        d_ok = torch.ones((), dtype=torch.bool, device=hr.device)
+        if self.hparams.pretrain_adversarial:
+            show = self.degrader_loss.discriminator_input
+            d_loss = hinge_discriminator(self.d_l1(show(lr)), self.d_l1(show(lr_gen.detach())))
+            d_ok = self._update(opt_d, d_loss, ("d_l1",))
+            losses["pretrain_D_L1"] = d_loss
+            with self.discriminators_frozen():
+                fake_scores = self.d_l1(show(lr_gen))
+            losses["pretrain_G_DHL_adv"] = -self.hparams.pretrain_beta * fake_scores.mean()
         if self.hparams.pretrain_restorer:
             losses["pretrain_G_RLS"] = F.l1_loss(self.g_rls(self._prepare(hr_down)), hr)
             trained += ("g_rls",)
-        ok = self._update(opt_g, self.weights.alpha * sum(losses.values()), trained)
-        self._finish_step(ok, ok)
-        return self._log_step(losses, hr.shape[0], opt_g, None)
+        generator_losses = [v for k, v in losses.items() if k != "pretrain_D_L1"]
+        ok = self._update(opt_g, self.weights.alpha * sum(generator_losses), trained)
+        self._finish_step(ok & d_ok, ok)
+        return self._log_step(
+            losses, hr.shape[0], opt_g, opt_d if self.hparams.pretrain_adversarial else None
+        )
 
     def _update(self, optimizer, loss: torch.Tensor, networks: tuple[str, ...]) -> torch.Tensor:
         """Backward and step; the update is kept only where the device flag returned is true.
@@ -283,7 +291,7 @@ class SCGANModule(pl.LightningModule):
         if self.ema_rls is not None:
             ema_tensors = [*self.ema_rls.parameters(), *self.ema_rls.buffers()]
             with self.guard.keep_ema_if(g_ok, ema_tensors):
-                update_ema(self.ema_rls, self.g_rls, self.hparams.ema_decay)
+                self._update_ema()
         self.iteration += 1
 
     def _log_step(self, raw: dict, batch_size: int, opt_g, opt_d) -> dict[str, torch.Tensor]:
@@ -294,6 +302,10 @@ class SCGANModule(pl.LightningModule):
         every = self.trainer.log_every_n_steps
         if every and self.iteration % every == 0:
             self.guard.check(self.iteration)
+            laws = getattr(self.g_dhl, "explicit", None)
+            if laws is not None:  # what G_DHL has learned of the LR domain, in readable units
+                summary = {f"degradation/{k}": v for k, v in laws.summary().items()}
+                self.log_dict(summary, batch_size=batch_size)
             rates = {"lr/generators": opt_g.param_groups[0]["lr"]}
             if opt_d is not None:
                 rates["lr/discriminators"] = opt_d.param_groups[0]["lr"]
@@ -320,25 +332,6 @@ class SCGANModule(pl.LightningModule):
         self.guard.check(self.iteration)
         for scheduler in self.lr_schedulers():
             scheduler.step()
-
-    # ------------------------------------------------------------------ validation
-    @property
-    def inference_restorer(self) -> Restorer:
-        """The EMA restorer when EMA is on, else the trained one."""
-        return self.ema_rls if self.ema_rls is not None else self.g_rls
-
-    def validation_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
-        """PSNR / SSIM of the restorer and of the bicubic baseline, scored as ``evaluate``
-        scores them: 8-bit LR in, 8-bit outputs against the HR faces (BasicSR convention)."""
-        hr, lr = batch["hr"], as_8bit(batch["lr"])
-        sr = self.inference_restorer(self._prepare(lr)).float().clamp(-1, 1)
-        bicubic = bicubic_upsample(lr, hr.shape[-1])
-        scores = {
-            **{f"val/{k}": v.mean() for k, v in paired_scores(sr, hr).items()},
-            **{f"val/{k}_bicubic": v.mean() for k, v in paired_scores(bicubic, hr).items()},
-        }
-        self.log_dict(scores, batch_size=hr.shape[0], sync_dist=True)
-        return {"lr": lr, "sr": sr, "hr": hr}
 
     # ------------------------------------------------------------- checkpoint state
     def on_save_checkpoint(self, checkpoint: dict) -> None:
