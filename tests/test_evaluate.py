@@ -170,7 +170,7 @@ def test_bad_folders_and_settings_are_user_errors(tmp_path, tiny_restorer, tiny_
         evaluate_paired(tiny_restorer, tmp_path / "nowhere")
     with pytest.raises(UserError, match=r"no images .* \(hr_dir\)"):
         evaluate_paired(tiny_restorer, tmp_path)
-    with pytest.raises(UserError, match="degradation='blurry' unknown"):
+    with pytest.raises(UserError, match="unknown degradation 'blurry'"):
         evaluate_paired(tiny_restorer, tmp_path, degradation="blurry")
     with pytest.raises(UserError, match="hr_size=62 must be a positive multiple"):
         FaceRestorer(tiny_network, hr_size=62)

@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "scgan_lightning"
 # ``python -m scgan_lightning.train`` etc.: the commands' entry modules, above every layer.
-COMMANDS = ("train", "predict", "evaluate", "report", "export")
+COMMANDS = ("train", "predict", "evaluate", "report", "export", "build_set")
 ENTRY_SHIMS = {f"scgan_lightning.{name}" for name in COMMANDS}
 
 

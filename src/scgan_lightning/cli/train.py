@@ -55,25 +55,41 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    start: dict[str, float] = {}
+    if cfg.get("validate_first") and not cfg.get("ckpt_path"):
+        # The starting point, scored as every later validation is: what training must beat.
+        results = trainer.validate(model, datamodule=datamodule, verbose=False)
+        start = {k: float(v) for k, v in (results[0] if results else {}).items()}
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    summary = final_scores(metrics, callbacks)
+    summary = final_scores(metrics, callbacks, start)
     if summary:
         print(summary)
     log.info("run directory: %s", cfg.paths.output_dir)
     return metrics
 
 
-def final_scores(metrics: dict[str, float], callbacks: list[Any]) -> str:
-    """The last validation against bicubic, and the grid to open: what a newcomer checks first."""
+def final_scores(
+    metrics: dict[str, float], callbacks: list[Any], start: dict[str, float] | None = None
+) -> str:
+    """The last validation against bicubic and against the run's start (``validate_first``),
+    and the grid to open: what a newcomer checks first."""
     if "val/psnr" not in metrics:
         return ""
+    nan = float("nan")
     lines = [
         f"final validation: restorer PSNR {metrics['val/psnr']:.2f} dB, "
-        f"SSIM {metrics.get('val/ssim', float('nan')):.4f} | bicubic PSNR "
-        f"{metrics.get('val/psnr_bicubic', float('nan')):.2f} dB, "
-        f"SSIM {metrics.get('val/ssim_bicubic', float('nan')):.4f}"
+        f"SSIM {metrics.get('val/ssim', nan):.4f} | bicubic PSNR "
+        f"{metrics.get('val/psnr_bicubic', nan):.2f} dB, "
+        f"SSIM {metrics.get('val/ssim_bicubic', nan):.4f}"
     ]
+    if start and "val/psnr" in start:
+        gain = metrics["val/psnr"] - start["val/psnr"]
+        lines.append(
+            f"start of the run (the restorer it was initialised with): PSNR "
+            f"{start['val/psnr']:.2f} dB, SSIM {start.get('val/ssim', nan):.4f}; "
+            f"the run moved PSNR by {gain:+.2f} dB"
+        )
     grids = [c.last_path for c in callbacks if getattr(c, "last_path", None) is not None]
     if grids:
         lines.append(f"validation grid (LR | restored | HR): {grids[-1]}")

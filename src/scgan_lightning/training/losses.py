@@ -77,6 +77,8 @@ class DegraderLoss:
     gan_input: str = "image"  # image | highpass
     lowpass_sigma: float = 1.0
     highpass_gain: float = 4.0
+    spectrum_weight: float = 0.0  # weight of :func:`spectrum_distance` in G_DHL's objective
+    spectrum_momentum: float = 0.95  # EMA of the real LR spectrum over batches
 
     def __post_init__(self) -> None:
         if self.content not in ("avgpool", "lowpass"):
@@ -101,3 +103,26 @@ class DegraderLoss:
 def degrader_term(content: torch.Tensor, fake_scores: torch.Tensor, w: LossWeights) -> torch.Tensor:
     """``alpha * content - beta * mean(D)``: a degrader's objective, its content term given."""
     return w.alpha * content - w.beta * fake_scores.mean()
+
+
+_RGB_TO_YCC = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+)
+
+
+def power_spectrum(images: torch.Tensor) -> torch.Tensor:
+    """Mean power spectrum (3, h, w//2+1) of a batch's Y, Cb, Cr planes, image means removed.
+
+    Blur, noise and JPEG each leave their mark on it (a fall-off, a floor, peaks at the 8-pixel
+    block period, chroma cut by 4:2:0), and HR halves and LR halves drawn from one face pool
+    share their content's spectrum, so matching it is a signal for the degradation alone.
+    """
+    ycc = torch.einsum("ij,bjhw->bihw", _RGB_TO_YCC.to(images), images.float())
+    ycc = ycc - ycc.mean(dim=(2, 3), keepdim=True)
+    return torch.fft.rfft2(ycc, norm="ortho").abs().pow(2).mean(0)
+
+
+def spectrum_distance(fake: torch.Tensor, real_spectrum: torch.Tensor) -> torch.Tensor:
+    """Mean |log P_fake - log P_real|: G_DHL's outputs against the real LR faces' spectrum."""
+    eps = 1e-5
+    return (torch.log(power_spectrum(fake) + eps) - torch.log(real_spectrum + eps)).abs().mean()

@@ -27,6 +27,8 @@ from .losses import (
     degrader_term,
     generator_term,
     hinge_discriminator,
+    power_spectrum,
+    spectrum_distance,
 )
 from .restorer_base import RestorerTrainingModule
 from .step_guard import StepGuard
@@ -96,6 +98,9 @@ class SCGANModule(RestorerTrainingModule):
         self.d_h1 = Discriminator(hr_size, d_width, released_sn_backward)
         self.d_h2 = Discriminator(hr_size, d_width, released_sn_backward)
         self.guard = StepGuard(max_nonfinite_steps)
+        # The real LR faces' mean spectrum, averaged over batches (degrader_loss.spectrum_weight).
+        self.register_buffer("real_spectrum", torch.zeros(3, lr_size, lr_size // 2 + 1))
+        self._spectrum_started = False
         self._init_restorer_side(ema_decay, init_from)
         if channels_last:
             self.to(memory_format=torch.channels_last)
@@ -205,7 +210,8 @@ class SCGANModule(RestorerTrainingModule):
         w_deg, w_rls = w.for_degraders(), w.for_restorer()
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
         show, content = self.degrader_loss.discriminator_input, self.degrader_loss.content_l1
-        g_dhl = degrader_term(content(out.lr_gen, hr_down), self.d_l1(show(out.lr_gen)), w_deg)
+        g_dhl_content = self.degrader_content(out.lr_gen, hr, lr)
+        g_dhl = degrader_term(g_dhl_content, self.d_l1(show(out.lr_gen)), w_deg)
         forward = generator_term(out.hr_gen, hr, self.d_h1(out.hr_gen), w_rls)
         real = generator_term(out.ups, out.hr_gen_r, self.d_h2(out.hr_gen_r), w_rls)
         g_dsl = degrader_term(content(out.lr_real_2, lr), self.d_l2(show(out.lr_real_2)), w_deg)
@@ -218,6 +224,19 @@ class SCGANModule(RestorerTrainingModule):
             "G_DHL_l1": F.l1_loss(out.lr_gen.detach(), hr_down),
             "G_RLS_forward_l1": F.l1_loss(out.hr_gen.detach(), hr),
         }
+
+    def degrader_content(self, lr_gen: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor):
+        """G_DHL's content term: L1 to avgpool(HR) (low band only with frequency separation),
+        plus the spectrum distance to the real LR faces when ``spectrum_weight`` is set."""
+        loss = self.degrader_loss
+        content = loss.content_l1(lr_gen, F.avg_pool2d(hr, self.hparams.scale))
+        if loss.spectrum_weight > 0:
+            with torch.no_grad():  # the first batch of a process starts the average afresh
+                momentum = loss.spectrum_momentum if self._spectrum_started else 0.0
+                self.real_spectrum.lerp_(power_spectrum(lr), 1.0 - momentum)
+                self._spectrum_started = True
+            content = content + loss.spectrum_weight * spectrum_distance(lr_gen, self.real_spectrum)
+        return content
 
     @contextlib.contextmanager
     def discriminators_frozen(self) -> Iterator[None]:
@@ -246,7 +265,7 @@ class SCGANModule(RestorerTrainingModule):
         """
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
         lr_gen = self.g_dhl(hr, z)
-        losses = {"pretrain_G_DHL": self.degrader_loss.content_l1(lr_gen, hr_down)}
+        losses = {"pretrain_G_DHL": self.degrader_content(lr_gen, hr, lr)}
         trained: tuple[str, ...] = ("g_dhl",)
         d_ok = torch.ones((), dtype=torch.bool, device=hr.device)
         if self.hparams.pretrain_adversarial:

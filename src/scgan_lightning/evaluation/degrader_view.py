@@ -1,0 +1,110 @@
+"""What G_DHL learned: its LR faces beside the true degradation's, on the same HR faces.
+
+On a controlled set the true LR of every validation face is known (``val/lr``), so G_DHL's
+output for the same HR face can be put beside it and beside avgpool(HR), the released
+G_DHL target, as a grid and as statistics that a degradation moves: edge energy (blur lowers
+it, noise and JPEG raise it), a noise level, and colourfulness (the pilot's G_DHL washed
+colours out).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..checkpoints import load_weights_file
+from ..data.datamodule import folder_images
+from ..data.datasets import PairedFolderDataset
+from ..errors import CheckpointError
+from ..imaging import as_8bit, quantize
+from ..metrics.real_lr import gradient_energy
+
+_LAPLACE_DIFFERENCE = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+
+
+def noise_level(images: torch.Tensor) -> torch.Tensor:
+    """Per-image noise sigma in grey levels (Immerkaer 1996: a mask that cancels smooth
+    image structure, so what it leaves is mostly noise)."""
+    grey = (quantize(images).float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)
+    response = F.conv2d(grey[:, None], _LAPLACE_DIFFERENCE.view(1, 1, 3, 3)).abs()
+    height, width = grey.shape[-2:]
+    return response.flatten(1).sum(1) * math.sqrt(math.pi / 2) / (6 * (width - 2) * (height - 2))
+
+
+def colourfulness(images: torch.Tensor) -> torch.Tensor:
+    """Per-image mean chroma magnitude (Cb, Cr of BT.601, grey levels)."""
+    pixels = quantize(images).float()
+    r, g, b = pixels.unbind(1)
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return torch.sqrt(cb**2 + cr**2).flatten(1).mean(1)
+
+
+def degradation_statistics(images: torch.Tensor) -> dict[str, float]:
+    """Means over a batch of LR faces (B,3,h,w) in [-1, 1]."""
+    return {
+        "edge_energy": float(gradient_energy(images).mean()),
+        "noise_sigma": float(noise_level(images).mean()),
+        "colourfulness": float(colourfulness(images).mean()),
+    }
+
+
+def load_degrader(checkpoint: str | Path) -> torch.nn.Module:
+    """G_DHL of a training checkpoint, rebuilt from the hyper-parameters it saved."""
+    from ..training.module import SCGANModule  # training pulls in Lightning: only here
+
+    payload = load_weights_file(checkpoint)
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise CheckpointError(f"{checkpoint}: not a training checkpoint (no state_dict)")
+    hparams = {k: v for k, v in payload.get("hyper_parameters", {}).items() if k != "init_from"}
+    module = SCGANModule(**hparams)
+    state = {
+        k[len("g_dhl.") :]: v for k, v in payload["state_dict"].items() if k.startswith("g_dhl.")
+    }
+    if not state:
+        raise CheckpointError(f"{checkpoint}: holds no G_DHL")
+    module.g_dhl.load_state_dict(state)
+    return module.g_dhl.eval()
+
+
+@torch.no_grad()
+def degrader_view(
+    degrader: torch.nn.Module, pairs_dir: str | Path, faces: int = 64, seed: int = 0
+) -> tuple[dict[str, dict[str, float]], torch.Tensor]:
+    """Statistics of avgpool(HR), the true LR and G_DHL(HR) over the first ``faces`` pairs of
+    ``pairs_dir`` (a set's ``val/``), and the three as a (3, faces, 3, h, w) stack."""
+    folder = Path(pairs_dir)
+    pairs = PairedFolderDataset(folder_images("pairs_dir", folder / "hr"), folder / "lr")
+    items = [pairs[i] for i in range(min(faces, len(pairs)))]
+    hr = torch.stack([item["hr"] for item in items])
+    scale = hr.shape[-1] // items[0]["lr"].shape[-1]
+    z = torch.randn(len(hr), 1, 64, generator=torch.Generator().manual_seed(seed))
+    rows = {
+        "avgpool(HR)": F.avg_pool2d(hr, scale),
+        "true degradation": torch.stack([item["lr"] for item in items]),
+        "G_DHL(HR)": degrader(hr, z[:, :, : _noise_dim(degrader)]).float().clamp(-1, 1),
+    }
+    rows = {name: as_8bit(images) for name, images in rows.items()}
+    return {name: degradation_statistics(x) for name, x in rows.items()}, torch.stack(
+        list(rows.values())
+    )
+
+
+def _noise_dim(degrader: torch.nn.Module) -> int:
+    network = getattr(degrader, "residual", None) or degrader
+    return network.noise_fc.in_features
+
+
+def view_grid(stack: torch.Tensor, per_row: int = 16, zoom: int = 4) -> Image.Image:
+    """Three bands (avgpool | true | G_DHL), ``per_row`` faces each, pixels zoomed."""
+    from torchvision.utils import make_grid
+
+    count = min(stack.shape[1], per_row)
+    tiles = stack[:, :count].flatten(0, 1)
+    tiles = F.interpolate(tiles, scale_factor=zoom, mode="nearest")
+    grid = make_grid((tiles + 1) / 2, nrow=count, padding=2, pad_value=1.0)
+    return Image.fromarray((grid.permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy())
