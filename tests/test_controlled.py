@@ -130,3 +130,22 @@ def test_datamodule_builds_the_set_and_serves_both_pairings(tmp_path):
         pair["lr"], torch.nn.functional.avg_pool2d(pair["hr"][None], 4)[0], atol=1e-6
     )
     assert dict(naive.hparams)["train_degradation"] == "avgpool"
+
+
+def test_the_oracle_trains_on_the_sets_own_chain_when_none_is_named(tmp_path):
+    source = _faces(tmp_path / "faces", 21)
+    oracle = ControlledFaceDataModule(
+        set_dir=tmp_path / "set",
+        sources=[str(source)],
+        degradation="blur_noise_jpeg",
+        val_count=5,
+        train_pairs="degraded_hr",
+        train_degradation=None,
+        batch_size=4,
+    )
+    oracle.prepare_data()
+    oracle.setup("fit")
+    assert dict(oracle.hparams)["train_degradation"] == "blur_noise_jpeg"
+    pair = oracle.train_set[(0, 0)]
+    avgpool = torch.nn.functional.avg_pool2d(pair["hr"][None], 4)[0]
+    assert pair["lr"].shape == avgpool.shape and not torch.allclose(pair["lr"], avgpool, atol=1e-2)

@@ -97,7 +97,7 @@ CLAIMS: dict[str, dict[str, Any]] = {
         "model.loss.beta_degrader": 0.05,
         "model.loss.beta_restorer": 0.002,
         "model.ema_decay": None,
-        "trainer.max_steps": 310,
+        "trainer.max_steps": 450,
         "trainer.accelerator": "cpu",
         "trainer.precision": 32,
         "validate_first": True,

@@ -13,18 +13,28 @@ from hydra import compose, initialize_config_module
 from scgan_lightning.checkpoints import load_restorer
 from scgan_lightning.cli.common import check_targets
 from scgan_lightning.errors import UserError
-from tests.train_runs import make_face_folders, run_dirs, run_train, train_overrides
+from tests.train_runs import (
+    controlled_overrides,
+    make_face_folders,
+    run_dirs,
+    run_train,
+    train_overrides,
+)
 
-EXPERIMENTS = ["demo", "scgan_official", "faces_small", "faces_gan"]
+EXPERIMENTS = ["demo", "scgan_official", "faces_small", "faces_gan", "bench_scgan", "bench_oracle"]
+# Those on a controlled set built from the HR folder, and where their runs land.
+CONTROLLED = {"demo", "bench_scgan", "bench_oracle"}
+RUN_TASK = {"bench_scgan": "benchmark", "bench_oracle": "benchmark"}
 # Tiny-width smoke runs of every experiment: no warm start (the bundled restorer has width 1/4),
 # one pre-training iteration then the semi-cycled step, validation once per (two-batch) epoch.
+VALIDATE_EACH_EPOCH = ("trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch=1")
 SMOKE = (
     "model.init_from=null",
     "model.pretrain_iterations=1",
     "model.content_warmup_iterations=1",
-    "trainer.val_check_interval=1.0",
-    "trainer.check_val_every_n_epoch=1",
+    *VALIDATE_EACH_EPOCH,
 )
+SUPERVISED_SMOKE = ("model.init_from=null", *VALIDATE_EACH_EPOCH)
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +46,18 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 def test_short_run_of_each_experiment_leaves_a_complete_run_directory(
     experiment, folders, tmp_path
 ):
-    run_train(train_overrides(folders, tmp_path, f"experiment={experiment}", *SMOKE))
-    (run,) = run_dirs(tmp_path, task=experiment)
+    smoke = SUPERVISED_SMOKE if experiment == "bench_oracle" else SMOKE
+    overrides = controlled_overrides if experiment in CONTROLLED else train_overrides
+    run_train(overrides(folders, tmp_path, f"experiment={experiment}", *smoke))
+    (run,) = run_dirs(tmp_path, task=RUN_TASK.get(experiment, experiment))
     assert (run / ".hydra" / "config.yaml").is_file()
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "grids" / "val_0000.png").is_file()
     rows = list(csv.DictReader((run / "csv" / "metrics.csv").open()))
     assert any(row.get("val/psnr") for row in rows)
-    assert any(row.get("train/G_RLS") for row in rows)
+    assert any(
+        row.get("train/L1" if experiment == "bench_oracle" else "train/G_RLS") for row in rows
+    )
     assert any(row.get("iteration") for row in rows)
     loaded = load_restorer(run / "restorer.pt")
     assert loaded.model.head.weight.shape[0] == 16  # 256 channels at width 1/16

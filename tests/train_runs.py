@@ -53,6 +53,23 @@ def train_overrides(folders: dict[str, Path], log_dir: Path, *extra: str) -> lis
     ]
 
 
+def controlled_overrides(folders: dict[str, Path], log_dir: Path, *extra: str) -> list[str]:
+    """:func:`train_overrides` for ``data=controlled`` experiments: the set is built from the
+    HR folder (halves of 4 faces) with the val folder's faces as its pairs."""
+    kept = [
+        o
+        for o in train_overrides(folders, log_dir, *extra)
+        if not o.startswith(("data.hr_dir=", "data.lr_dir=", "data.val_hr_dir="))
+    ]
+    return [
+        f"data.sources=[{folders['hr']}]",
+        f"data.val_sources=[{folders['val']}]",
+        "data.val_count=4",
+        f"data.set_dir={log_dir / 'controlled_set'}",
+        *kept,
+    ]
+
+
 def run_train(
     overrides: list[str], *, multirun: bool = False, env: dict | None = None, timeout: int = 900
 ) -> subprocess.CompletedProcess:

@@ -6,6 +6,7 @@ Returns the value of ``optimized_metric`` so Hydra sweepers (Optuna) can optimis
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -18,6 +19,18 @@ from ..errors import UserError
 from .common import cli, extras, instantiate_group, task_wrapper
 
 log = logging.getLogger(__name__)
+
+
+class _LastValidation(pl.Callback):
+    """Remembers the optimiser step of the last validation during fit, so that the final
+    scores describe the weights the run ends with, not those of an earlier validation."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.step = trainer.global_step
 
 
 def _check_launch(cfg: DictConfig) -> None:
@@ -49,9 +62,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
     callbacks = instantiate_group(cfg.get("callbacks"))
+    last_validation = _LastValidation()
     loggers = instantiate_group(cfg.get("logger"))
     trainer: pl.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False
+        cfg.trainer, callbacks=[*callbacks, last_validation], logger=loggers or False
     )
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
@@ -61,8 +75,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         results = trainer.validate(model, datamodule=datamodule, verbose=False)
         start = {k: float(v) for k, v in (results[0] if results else {}).items()}
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    stale = last_validation.step is not None and last_validation.step != trainer.global_step
+    if stale and not trainer.interrupted:
+        # Steps ran after the last validation: score the weights the run exports.
+        trainer.validate(model, datamodule=datamodule, verbose=False)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    summary = final_scores(metrics, callbacks, start)
+    init_from = cfg.model.get("init_from")
+    label = cfg.get("start_label") or (Path(init_from).name if init_from else None)
+    summary = final_scores(metrics, callbacks, start, label)
     if summary:
         print(summary)
     log.info("run directory: %s", cfg.paths.output_dir)
@@ -70,10 +90,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def final_scores(
-    metrics: dict[str, float], callbacks: list[Any], start: dict[str, float] | None = None
+    metrics: dict[str, float],
+    callbacks: list[Any],
+    start: dict[str, float] | None = None,
+    start_label: str | None = None,
 ) -> str:
-    """The last validation against bicubic and against the run's start (``validate_first``),
-    and the grid to open: what a newcomer checks first."""
+    """The last validation against bicubic and against the run's start (``validate_first``:
+    the ``init_from`` restorer, or random weights), and the grid to open: what a newcomer
+    checks first."""
     if "val/psnr" not in metrics:
         return ""
     nan = float("nan")
@@ -86,7 +110,7 @@ def final_scores(
     if start and "val/psnr" in start:
         gain = metrics["val/psnr"] - start["val/psnr"]
         lines.append(
-            f"start of the run (the restorer it was initialised with): PSNR "
+            f"start of the run ({start_label or 'random weights'}): PSNR "
             f"{start['val/psnr']:.2f} dB, SSIM {start.get('val/ssim', nan):.4f}; "
             f"the run moved PSNR by {gain:+.2f} dB"
         )

@@ -264,7 +264,10 @@ class ControlledFaceDataModule(FaceDataModule):
         **kwargs: Any,
     ) -> None:
         degradation = plain(degradation)
+        # Resolved here, in a local of this name: save_hyperparameters reads this frame too.
         train_degradation = plain(train_degradation)
+        if train_degradation is None:
+            train_degradation = degradation
         self.set_dir = Path(set_dir)
         self.build_request = {
             "sources": [str(s) for s in plain(sources)],
@@ -279,7 +282,7 @@ class ControlledFaceDataModule(FaceDataModule):
             val_hr_dir=str(self.set_dir / "val" / "hr"),
             val_lr_dir=str(self.set_dir / "val" / "lr"),
             train_pairs=train_pairs,
-            train_degradation=train_degradation if train_degradation is not None else degradation,
+            train_degradation=train_degradation,
             **kwargs,
         )
 
