@@ -15,6 +15,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import UserError
+from ..training.checkpoint_io import with_atomic_io
+from ..training.resume import check_resume
 from .common import cli, extras, instantiate_group, task_wrapper
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Plain containers (not OmegaConf ones) so checkpoints load with weights_only=True.
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    if cfg.get("ckpt_path"):
+        check_resume(cfg.ckpt_path, model)  # a damaged file: one line, before any work
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
+    # Every checkpoint Lightning writes goes through the atomic writer (training/checkpoint_io).
+    plugins = with_atomic_io(hydra.utils.instantiate(cfg.trainer.get("plugins")))
     trainer: pl.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
     )
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
