@@ -40,6 +40,15 @@ def _check_launch(cfg: DictConfig) -> None:
         )
 
 
+def build_trainer(cfg: DictConfig, callbacks: list[Any], loggers: list[Any]) -> pl.Trainer:
+    """``cfg.trainer`` with every checkpoint it writes (periodic, ``last.ckpt``, the preemption
+    save) going through the atomic writer (``training/checkpoint_io.py``)."""
+    plugins = with_atomic_io(hydra.utils.instantiate(cfg.trainer.get("plugins"), _convert_="all"))
+    return hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train (or resume) as configured; returns the final callback metrics as floats."""
     _check_launch(cfg)
@@ -54,11 +63,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         check_resume(cfg.ckpt_path, model)  # a damaged file: one line, before any work
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
-    # Every checkpoint Lightning writes goes through the atomic writer (training/checkpoint_io).
-    plugins = with_atomic_io(hydra.utils.instantiate(cfg.trainer.get("plugins")))
-    trainer: pl.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
-    )
+    trainer = build_trainer(cfg, callbacks, loggers)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     start: dict[str, float] = {}
