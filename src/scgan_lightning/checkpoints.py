@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from .atomic import save_torch
 from .errors import CheckpointError
 from .nets import Restorer
 from .released import extract_restorer_state, import_released
@@ -38,14 +39,10 @@ class LoadedRestorer:
 def save_restorer(
     path: str | os.PathLike, restorer: Restorer, config: Mapping[str, Any], ema: bool
 ) -> None:
-    """Write ``{"state_dict", "config", "ema"}`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``{"state_dict", "config", "ema"}`` atomically (``atomic.save_torch``)."""
     state = {k: v.detach().cpu().clone() for k, v in restorer.state_dict().items()}
     payload = {"state_dict": state, "config": dict(config), "ema": bool(ema)}
-    partial = path.with_name(f".{path.name}.partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
+    save_torch(payload, path)
 
 
 def _width_of(state: Mapping[str, torch.Tensor], config: Mapping[str, Any], source: str) -> float:

@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class CheckpointError(UserError):
     """A checkpoint file that cannot be read or does not fit the network."""
+
+
+class DiskFullError(UserError):
+    """A write that did not fit on its filesystem; the file it would have replaced is intact."""

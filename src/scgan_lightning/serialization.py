@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from .atomic import human_size
 from .errors import CheckpointError
 
 
@@ -20,6 +21,9 @@ def load_weights_file(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -31,5 +35,16 @@ def load_weights_file(path: str | Path) -> Any:
             ) from None
         raise CheckpointError(f"{path}: not a PyTorch checkpoint (cannot be unpickled)") from None
     except Exception as err:  # torch raises many types on foreign bytes (KeyError, ...)
+        if _starts_as_zip(path):
+            raise CheckpointError(
+                f"{path}: truncated or damaged ({human_size(size)}; its zip archive is incomplete, "
+                "as a write cut short by a full disk or a kill leaves it)"
+            ) from None
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: not a PyTorch checkpoint ({first_line})") from None
+
+
+def _starts_as_zip(path: Path) -> bool:
+    """torch.save writes a zip archive; one that starts right but will not open was cut short."""
+    with path.open("rb") as file:
+        return file.read(4) == b"PK\x03\x04"

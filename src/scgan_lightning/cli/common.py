@@ -18,7 +18,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ..atomic import write_text
 from ..errors import UserError
+from .quiet import quiet_known_noise
 
 CONFIG_PACKAGE = "scgan_lightning.conf"
 
@@ -57,9 +59,7 @@ def print_config_tree(cfg: DictConfig, order: tuple[str, ...] = ()) -> None:
 
 def save_resolved_config(cfg: DictConfig, path: str | Path) -> None:
     """The fully resolved config next to Hydra's own ``.hydra/config.yaml``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    write_text(path, OmegaConf.to_yaml(cfg, resolve=True))
 
 
 def exit_on_user_error(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -193,10 +193,12 @@ def check_overrides(
 def cli(
     config_name: str, hydra_main: Callable[[], Any], valid: Sequence[str] | None = None
 ) -> Callable[[], Any]:
-    """A console entry: check the command line's keys (``check_overrides``), then run Hydra."""
+    """A console entry: silence known third-party noise (``quiet``), check the command line's
+    keys (``check_overrides``), then run Hydra."""
 
     @wraps(hydra_main)
     def entry() -> Any:
+        quiet_known_noise()
         exit_on_user_error(check_overrides)(config_name, sys.argv[1:], valid)
         return hydra_main()
 

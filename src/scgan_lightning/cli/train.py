@@ -16,6 +16,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import UserError
+from ..training.checkpoint_io import with_atomic_io
+from ..training.resume import check_resume
 from .common import cli, extras, instantiate_group, task_wrapper
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,15 @@ def _check_launch(cfg: DictConfig) -> None:
         )
 
 
+def build_trainer(cfg: DictConfig, callbacks: list[Any], loggers: list[Any]) -> pl.Trainer:
+    """``cfg.trainer`` with every checkpoint it writes (periodic, ``last.ckpt``, the preemption
+    save) going through the atomic writer (``training/checkpoint_io.py``)."""
+    plugins = with_atomic_io(hydra.utils.instantiate(cfg.trainer.get("plugins"), _convert_="all"))
+    return hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train (or resume) as configured; returns the final callback metrics as floats."""
     _check_launch(cfg)
@@ -61,12 +72,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Plain containers (not OmegaConf ones) so checkpoints load with weights_only=True.
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    if cfg.get("ckpt_path"):
+        check_resume(cfg.ckpt_path, model)  # a damaged file: one line, before any work
     callbacks = instantiate_group(cfg.get("callbacks"))
     last_validation = _LastValidation()
     loggers = instantiate_group(cfg.get("logger"))
-    trainer: pl.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=[*callbacks, last_validation], logger=loggers or False
-    )
+    trainer = build_trainer(cfg, [*callbacks, last_validation], loggers)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     start: dict[str, float] = {}

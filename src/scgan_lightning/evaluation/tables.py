@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
+from ..atomic import write_text
 from ..errors import UserError
 
 # Column label and number format of each evaluate metric (arrows: which direction is better).
@@ -132,9 +133,8 @@ def write_tables(
     folder = Path(folder).expanduser()
     paths = folder / f"{name}.json", folder / f"{name}.md"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        paths[0].write_text(json.dumps(result, indent=2) + "\n")
-        paths[1].write_text(markdown)
+        write_text(paths[0], json.dumps(result, indent=2) + "\n")
+        write_text(paths[1], markdown)
     except OSError as err:
         raise UserError(f"{folder}: cannot write the reports ({err.strerror})") from None
     return paths

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..atomic import write_bytes
 from ..errors import UserError
 from .restorer import FaceRestorer
 
@@ -24,30 +26,34 @@ FILENAMES = {"onnx": "restorer.onnx", "torchscript": "restorer.ts"}
 DEFAULT_OPSET = 17
 
 
-def _write_onnx(model: nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
+def _onnx_bytes(model: nn.Module, example: torch.Tensor, opset: int) -> memoryview:
     # The TorchScript-based exporter (dynamo=False) runs offline with onnx alone; the
     # torch.export-based default also needs onnxscript. Its deprecation notice is silenced.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        buffer = io.BytesIO()
         torch.onnx.export(
             model,
             (example,),
-            str(path),
+            buffer,
             dynamo=False,
             opset_version=opset,
             input_names=["lr"],
             output_names=["sr"],
             dynamic_axes={"lr": {0: "batch"}, "sr": {0: "batch"}},
         )
+    return buffer.getbuffer()
 
 
-def _write_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+def _torchscript_bytes(model: nn.Module, example: torch.Tensor) -> memoryview:
     # torch.jit is deprecated in favour of torch.export, but .ts files remain the format C++
     # (libtorch) and older servers load; its FutureWarnings are silenced.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(model, example)
-        torch.jit.save(traced, str(path))
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer)
+    return buffer.getbuffer()
 
 
 def _targets(
@@ -82,15 +88,13 @@ def export_restorer(
     """Export the restorer of ``ckpt_path`` (any file ``FaceRestorer.from_checkpoint`` reads;
     None: the bundled restorer); paths by format.
 
-    Every target is checked before anything is written; each file is written beside its
-    final name and renamed, so an interrupted export leaves no half-written model behind.
+    Every target is checked before anything is written; each file is written atomically
+    (``atomic.write_bytes``), so an interrupted export leaves no half-written model behind.
     """
     ckpt = Path(ckpt_path).expanduser() if ckpt_path else None
     folder = Path(output_dir).expanduser()
     targets = _targets(ckpt, folder, formats, overwrite)
-    restorer = FaceRestorer.from_checkpoint(
-        ckpt, "cpu", "32", channels_last=False, hr_size=hr_size
-    )
+    restorer = FaceRestorer.from_checkpoint(ckpt, "cpu", "32", channels_last=False, hr_size=hr_size)
     model = restorer.model
     example = torch.zeros(1, 3, restorer.lr_size, restorer.lr_size)
     try:
@@ -98,13 +102,8 @@ def export_restorer(
     except OSError as err:
         raise UserError(f"{folder}: cannot create the output folder ({err.strerror})") from None
     for kind, path in targets.items():
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            if kind == "onnx":
-                _write_onnx(model, example, partial, opset)
-            else:
-                _write_torchscript(model, example, partial)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
+        if kind == "onnx":
+            write_bytes(path, _onnx_bytes(model, example, opset))
+        else:
+            write_bytes(path, _torchscript_bytes(model, example))
     return targets

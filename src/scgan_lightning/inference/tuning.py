@@ -9,6 +9,7 @@ model size and batch size in ``<user cache>/scgan_lightning/run_settings.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -19,6 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..atomic import write_text
+from ..errors import DiskFullError
 from .engine import RunSettings, restore_batch
 
 BF16_MARGIN = 0.9  # bf16 must take at most 90% of float32's time
@@ -114,13 +117,8 @@ def _write_cache(path: Path, key: str, settings: RunSettings, timings: dict) -> 
         "channels_last": settings.channels_last,
         "seconds": {s.label(): round(t, 5) for s, t in timings.items()},
     }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-        os.replace(partial, path)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError, DiskFullError):
+        write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def choose_settings(

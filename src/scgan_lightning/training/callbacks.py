@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_only
 from torchvision.utils import make_grid
 
+from ..atomic import write_text
 from ..checkpoints import save_restorer
 from ..imaging import save_png, to_uint8
 
@@ -162,6 +163,6 @@ class RankConsistencyCheck(pl.Callback):
             "checksums": gathered.tolist(),
         }
         path = Path(trainer.default_root_dir) / self.filename
-        path.write_text(json.dumps(report, indent=2))
+        write_text(path, json.dumps(report, indent=2))
         if not identical:
             log.error("DDP ranks hold different weights: %s", report["checksums"])
