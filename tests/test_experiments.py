@@ -116,8 +116,8 @@ CLAIMS: dict[str, dict[str, Any]] = {
         "model.width": 0.25,
         "data.train_pairs": "degraded_hr",
         "data.train_degradation": None,
-        "model.lr": 1e-4,
-        "model.ema_decay": 0.999,
+        "model.lr": 2e-4,
+        "model.ema_decay": 0.99,
         "trainer.max_steps": 3000,
     },
     # docs/BENCHMARK.md: SCGAN on the unpaired halves, from the naive restorer.

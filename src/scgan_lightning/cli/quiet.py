@@ -13,6 +13,12 @@ import warnings
 LEAFSPEC_MESSAGE = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 LEAFSPEC_MODULE = r"pytorch_lightning\.utilities\._pytree"
 
+# ModelCheckpoint warns, with a 12-line example, whenever manual optimisation meets
+# every_n_train_steps: it cannot know whether the state before or after the optimisers' steps is
+# wanted. This project saves after every optimiser of an iteration has stepped, which is what a
+# resume needs (tests/test_train_cli.py: a resumed run matches an uninterrupted one).
+MANUAL_CHECKPOINT_MESSAGE = r"Using ModelCheckpoint with manual optimization and every_n_train_steps"
+
 # Lightning's rank-zero loggers (both names: which one a message goes through depends on which
 # package set ``rank_zero_module.log`` last).
 RANK_ZERO_LOGGERS = (
@@ -32,6 +38,7 @@ def quiet_known_noise() -> None:
     warnings.filterwarnings(
         "ignore", message=LEAFSPEC_MESSAGE, category=FutureWarning, module=LEAFSPEC_MODULE
     )
+    warnings.filterwarnings("ignore", message=MANUAL_CHECKPOINT_MESSAGE)
     for name in RANK_ZERO_LOGGERS:
         logger = logging.getLogger(name)
         if _not_an_advert not in logger.filters:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -349,8 +350,13 @@ class SCGANModule(RestorerTrainingModule):
 
     def on_train_epoch_end(self) -> None:
         self.guard.check(self.iteration)
-        for scheduler in self.lr_schedulers():
-            scheduler.step()
+        with warnings.catch_warnings():
+            # In a degrader-only stage some optimisers have not stepped yet; their schedules
+            # still count epochs from the start of the run, as intended, so PyTorch's
+            # "lr_scheduler.step() before optimizer.step()" warning says nothing here.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+            for scheduler in self.lr_schedulers():
+                scheduler.step()
 
     # ------------------------------------------------------------- checkpoint state
     def on_save_checkpoint(self, checkpoint: dict) -> None:
