@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import UserError
+from ..training.speed import AUTO, TRAINER_PRECISION_FOR_AUTO
 from .common import cli, extras, instantiate_group, task_wrapper
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
+    precision = {}
+    if str(cfg.trainer.get("precision")) == AUTO:
+        # The module chooses float32 or bf16 per phase by timing (training/speed.py).
+        model.use_auto_precision()
+        precision = {"precision": TRAINER_PRECISION_FOR_AUTO}
     trainer: pl.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, **precision
     )
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
