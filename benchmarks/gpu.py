@@ -92,7 +92,7 @@ def train_command(width: float, batch: int, path: str, result: Path, scratch: Pa
         f"paths.log_dir={scratch / 'runs'}",
         f"model.width={width}",
         f"data.batch_size={batch}",
-        f"trainer.max_steps={2 * (warmup + steps)}",  # two optimiser steps an iteration
+        f"+trainer.max_steps={2 * (warmup + steps)}",  # two optimiser steps an iteration
         "trainer.max_epochs=-1",
         "trainer.limit_val_batches=0",
         "trainer.num_sanity_val_steps=0",
