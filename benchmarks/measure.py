@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import copy
 import io
+import json
 import math
 import os
 import platform
@@ -731,3 +732,53 @@ def probe_presets(
             timer = fit_module(modules[name], schedule, VARIANTS[name].precision)
             times[name] += timer.times[1:]
     return times
+
+
+# ------------------------------------------------------------- runs of the training command
+class RunTimer(pl.Callback):
+    """Given to ``python -m scgan_lightning.train`` as a callback (``+callbacks.run_timer``):
+    the window from batch ``warmup`` to the end of training, timed between two device syncs
+    only, its peak memory, and every step's losses (kept as device tensors, read at the end, so
+    the timed steps make no host read), written as JSON to ``path``."""
+
+    def __init__(self, path: str, warmup: int = 10) -> None:
+        self.path, self.warmup = Path(path), warmup
+        self.losses: list[dict[str, torch.Tensor]] = []
+        self._start = math.nan
+        self._steps = 0
+        self._batch = 0
+        self.batch_size = 0
+
+    def _sync(self, device: torch.device) -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self._batch == self.warmup:
+            self._sync(pl_module.device)
+            if pl_module.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(pl_module.device)
+            self._start = time.perf_counter()
+        self._batch += 1
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._steps += self._batch > self.warmup
+        if isinstance(outputs, dict):
+            self.losses.append({k: v.detach().clone() for k, v in outputs.items()})
+        self.batch_size = batch["hr"].shape[0]
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._sync(pl_module.device)
+        seconds = time.perf_counter() - self._start
+        device = pl_module.device.type
+        self.path.write_text(
+            json.dumps(
+                {
+                    "timed_steps": self._steps,
+                    "seconds": seconds,
+                    "images_per_s": self._steps * self.batch_size / seconds,
+                    "peak_memory_mib": peak_memory_mib(device),
+                    "losses": [{k: float(v) for k, v in s.items()} for s in self.losses],
+                }
+            )
+        )

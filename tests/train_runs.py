@@ -6,6 +6,7 @@ import itertools
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from PIL import Image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_WIDTH = 0.0625
+# The speed choices' cache of the test runs (one per test session, never the user's own).
+SESSION_CACHE = tempfile.mkdtemp(prefix="scgan_test_cache_")
 
 
 def make_face_folders(root: Path, n_hr: int = 8, n_lr: int = 8, n_val: int = 4) -> dict[str, Path]:
@@ -81,7 +84,12 @@ def run_train(
         *(["-m"] if multirun else []),
         *overrides,
     ]
-    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    full_env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "SCGAN_CACHE_DIR": SESSION_CACHE,
+        **(env or {}),
+    }
     result = subprocess.run(
         command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, env=full_env
     )

@@ -1,4 +1,4 @@
-"""One prepared GPU run of the faces_gan recipe at a larger width, safe against a time-out.
+"""One prepared GPU run of a training recipe at a larger width, safe against a time-out.
 
 The lent GPU comes for minutes, so this trains from scratch in one go (an L1 stage for G_DHL
 and G_RLS, then the semi-cycled GAN step with the tuned weights) and, every ``--every``
@@ -8,6 +8,9 @@ seconds while it runs, copies into ``$OUT``:
   progress.txt                       one line per copy: time, iteration, latest val PSNR
 so a run killed at its limit loses at most one interval. Example (device machine, repo root):
   python tools/gpu_train_recipe.py --data-dir /data/scgan_faces --width 0.5 --minutes 8
+``--experiment bench_scgan`` runs the controlled benchmark's SCGAN recipe instead, on a
+controlled set built from the demo faces in the working tree (``data/demo``, 9 MB), so it
+needs no data on the device: ``python tools/gpu_train_recipe.py --experiment bench_scgan``.
 ``--smoke`` runs the same loop for a few CPU iterations on generated folders (tested in CI).
 """
 
@@ -29,16 +32,33 @@ from PIL import Image
 
 from scgan_lightning.checkpoints import load_restorer, save_restorer
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_overrides(args: argparse.Namespace, log_dir: Path) -> list[str]:
+    """faces_gan reads ``--data-dir``; bench_scgan builds its unpaired halves from the demo."""
+    if args.experiment == "faces_gan":
+        return [f"paths.data_dir={args.data_dir}"]
+    demo = REPO / "data" / "demo"
+    return [
+        f"data.sources=[{demo / 'hr_train'}]",
+        f"data.val_sources=[{demo / 'hr_val'}]",
+        f"data.set_dir={log_dir / 'controlled_set'}",
+        f"model.degrader_width={args.width / 2}",  # the recipe's ratio (0.125 to 0.25)
+        f"model.discriminator_width={args.width / 2}",
+        "trainer.max_steps=-1",  # max_time ends the run
+    ]
+
 
 def training_command(args: argparse.Namespace, log_dir: Path) -> list[str]:
-    """The faces_gan experiment, from scratch at ``--width``, stopped by ``--minutes``."""
+    """``--experiment`` from scratch at ``--width``, stopped by ``--minutes``."""
     minutes = max(1, int(args.minutes))
     command = [
         sys.executable,
         "-m",
         "scgan_lightning.train",
-        "experiment=faces_gan",
-        f"paths.data_dir={args.data_dir}",
+        f"experiment={args.experiment}",
+        *data_overrides(args, log_dir),
         f"paths.log_dir={log_dir}",
         f"model.width={args.width}",
         "model.init_from=null",
@@ -63,7 +83,7 @@ def training_command(args: argparse.Namespace, log_dir: Path) -> list[str]:
             "data.num_workers=0",
         ]
     else:
-        command += ["trainer=gpu", "trainer.precision=bf16-mixed", "data.num_workers=4"]
+        command += ["trainer=gpu", "trainer.precision=bf16-mixed", "data.num_workers=4", *args.fast]
     return command
 
 
@@ -120,7 +140,8 @@ def make_smoke_data(root: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, help="root with faces_hr/, faces_lr_real/")
+    parser.add_argument("--experiment", choices=("faces_gan", "bench_scgan"), default="faces_gan")
+    parser.add_argument("--data-dir", type=Path, help="faces_gan: faces_hr/, faces_lr_real/")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_recipe")))
     parser.add_argument("--width", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -129,13 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=8.0, help="training time limit")
     parser.add_argument("--every", type=float, default=90.0, help="seconds between copies")
     parser.add_argument("--smoke", action="store_true", help="a few CPU iterations, fake data")
+    parser.add_argument(
+        "--fast",
+        nargs="*",
+        default=[],
+        help="extra training overrides on the GPU (the fast path: benchmarks/gpu.py FAST)",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        if args.smoke:
+        if args.smoke and args.experiment == "faces_gan":
             args.data_dir = make_smoke_data(Path(scratch) / "data")
+        if args.smoke:
             args.width, args.pretrain, args.val_every, args.every = 0.0625, 2, 2, 1.0
-        if args.data_dir is None:
+        if args.data_dir is None and args.experiment == "faces_gan":
             parser.error("--data-dir is required (tools/build_face_sets.py makes one)")
         log_dir = Path(scratch) / "runs"
         started = time.time()

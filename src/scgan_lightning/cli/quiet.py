@@ -17,7 +17,9 @@ LEAFSPEC_MODULE = r"pytorch_lightning\.utilities\._pytree"
 # every_n_train_steps: it cannot know whether the state before or after the optimisers' steps is
 # wanted. This project saves after every optimiser of an iteration has stepped, which is what a
 # resume needs (tests/test_train_cli.py: a resumed run matches an uninterrupted one).
-MANUAL_CHECKPOINT_MESSAGE = r"Using ModelCheckpoint with manual optimization and every_n_train_steps"
+MANUAL_CHECKPOINT_MESSAGE = (
+    r"Using ModelCheckpoint with manual optimization and every_n_train_steps"
+)
 
 # Lightning's rank-zero loggers (both names: which one a message goes through depends on which
 # package set ``rank_zero_module.log`` last).

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..errors import UserError
 from ..training.checkpoint_io import with_atomic_io
 from ..training.resume import check_resume
+from ..training.speed import AUTO, TRAINER_PRECISION_FOR_AUTO
 from .common import cli, extras, instantiate_group, task_wrapper
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,15 @@ def _check_launch(cfg: DictConfig) -> None:
         )
 
 
-def build_trainer(cfg: DictConfig, callbacks: list[Any], loggers: list[Any]) -> pl.Trainer:
-    """``cfg.trainer`` with every checkpoint it writes (periodic, ``last.ckpt``, the preemption
-    save) going through the atomic writer (``training/checkpoint_io.py``)."""
+def build_trainer(
+    cfg: DictConfig, callbacks: list[Any], loggers: list[Any], **overrides: Any
+) -> pl.Trainer:
+    """``cfg.trainer`` (with ``overrides``) with every checkpoint it writes (periodic,
+    ``last.ckpt``, the preemption save) going through the atomic writer
+    (``training/checkpoint_io.py``)."""
     plugins = with_atomic_io(hydra.utils.instantiate(cfg.trainer.get("plugins"), _convert_="all"))
     return hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins, **overrides
     )
 
 
@@ -77,7 +81,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = instantiate_group(cfg.get("callbacks"))
     last_validation = _LastValidation()
     loggers = instantiate_group(cfg.get("logger"))
-    trainer = build_trainer(cfg, [*callbacks, last_validation], loggers)
+    precision = {}
+    if str(cfg.trainer.get("precision")) == AUTO:
+        # The module chooses float32 or bf16 per phase by timing (training/speed.py).
+        model.use_auto_precision()
+        precision = {"precision": TRAINER_PRECISION_FOR_AUTO}
+    trainer = build_trainer(cfg, [*callbacks, last_validation], loggers, **precision)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     start: dict[str, float] = {}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader
@@ -35,6 +36,7 @@ from .datasets import (
     summarize_skipped,
 )
 from .degradation import describe, load_degradation
+from .device_set import DeviceFaceBatches
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ class FaceDataModule(pl.LightningDataModule):
         val_lr_dir: str | os.PathLike | None = None,
         train_pairs: str = "unpaired",
         train_degradation: Any = None,
+        on_device: bool = False,
     ) -> None:
         super().__init__()
         val_degradation, train_degradation = plain(val_degradation), plain(train_degradation)
@@ -118,6 +121,8 @@ class FaceDataModule(pl.LightningDataModule):
             raise UserError(f"data.train_pairs={train_pairs!r}: choose one of {TRAIN_PAIRS}")
         if train_pairs == "degraded_hr" and train_degradation is None:
             raise UserError("data.train_pairs=degraded_hr needs data.train_degradation")
+        if on_device and train_pairs != "unpaired":
+            raise UserError("data.on_device holds unpaired sets only (data.train_pairs=unpaired)")
         self.val_degradation = load_degradation(val_degradation)
         for name, value in (("batch_size", batch_size), ("val_batch_size", val_batch_size)):
             if value < 1:
@@ -216,12 +221,24 @@ class FaceDataModule(pl.LightningDataModule):
         hp = self.hparams
         if self.train_set is None:
             raise RuntimeError("call setup('fit') before train_dataloader()")
+        if hp.on_device:
+            return self._device_loader()
         return self._loader(
             self.train_set,
             batch_size=hp.batch_size,
             sampler=EpochShuffleSampler(len(self.train_set), hp.seed),
             drop_last=True,
         )
+
+    def _device_loader(self) -> DataLoader:
+        """``on_device``: the set decoded once onto the training device; whole batches drawn
+        there (``device_set.py``), so the loader only hands out keys."""
+        trainer = self.trainer
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        batches = DeviceFaceBatches.from_folders(self.train_set, self.hparams.batch_size, device)
+        rank_zero_info(f"training set on {device}: {len(batches)} batches an epoch, drawn there")
+        sampler = EpochShuffleSampler(len(batches), self.hparams.seed, shuffle=False)
+        return DataLoader(batches, batch_size=None, sampler=sampler, num_workers=0)
 
     def val_dataloader(self) -> DataLoader:
         hp = self.hparams

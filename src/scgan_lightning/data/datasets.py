@@ -196,11 +196,16 @@ class UnpairedFaceDataset(Dataset):
         flip_hr, flip_lr = np.random.default_rng([self.seed, _FLIPS, epoch, index]).random(2) < 0.5
         return ItemDraw(lr_index, bool(flip_hr), bool(flip_lr))
 
+    def read_hr(self, index: int) -> torch.Tensor:
+        return read_face(self.files[index], self.hr_size)
+
+    def read_lr(self, index: int) -> torch.Tensor:
+        return read_face(self.lr_files[index], self.lr_size, square=False)
+
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         choice = self.draw(index, epoch)
-        hr = read_face(self.files[index], self.hr_size)
-        lr = read_face(self.lr_files[choice.lr_index], self.lr_size, square=False)
+        hr, lr = self.read_hr(index), self.read_lr(choice.lr_index)
         return {
             "hr": hr.flip(-1) if choice.flip_hr else hr,
             "lr": lr.flip(-1) if choice.flip_lr else lr,

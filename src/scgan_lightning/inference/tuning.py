@@ -4,15 +4,12 @@ Flags mislead: an AVX-512 BF16 Xeon without AMX ran the restorer slower in bf16 
 float32. So each candidate runs a warm-up batch and is then timed; bf16 is taken only when it
 beats the fastest float32 candidate by ``BF16_MARGIN`` (its outputs deviate slightly, so a tie
 goes to float32). The choice is cached per machine (CPU model or GPU name), torch version,
-model size and batch size in ``<user cache>/scgan_lightning/run_settings.json``.
+model size and batch size in ``<user cache>/scgan_lightning/run_settings.json``
+(``settings_cache``, which ``train``'s automatic choices share).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import platform
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -20,13 +17,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import write_text
-from ..errors import DiskFullError
+from ..settings_cache import CACHE_FILE, cache_path, machine_prefix, read_cache, write_entry
 from .engine import RunSettings, restore_batch
+
+__all__ = ["CACHE_FILE", "cache_path", "choose_settings", "fastest", "time_settings"]
 
 BF16_MARGIN = 0.9  # bf16 must take at most 90% of float32's time
 REPEATS = 3
-CACHE_FILE = "run_settings.json"
 Timer = Callable[[RunSettings], float]
 
 
@@ -74,51 +71,20 @@ def time_settings(
 
 def machine_key(device: torch.device, model: nn.Module, batch_size: int) -> str:
     """What a timing depends on: the processor, torch, the model's size, the batch."""
-    chip = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_model()
     params = sum(p.numel() for p in model.parameters())
-    threads = torch.get_num_threads()
-    return (
-        f"{chip} | torch {torch.__version__} | {threads} threads | {params} params "
-        f"| batch {batch_size}"
-    )
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cache_path() -> Path:
-    """``$SCGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/scgan_lightning``, else ``~/.cache/...``."""
-    if os.environ.get("SCGAN_CACHE_DIR"):
-        return Path(os.environ["SCGAN_CACHE_DIR"]) / CACHE_FILE
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "scgan_lightning" / CACHE_FILE
-
-
-def _read_cache(path: Path) -> dict[str, dict]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return f"{machine_prefix(device)} | {params} params | batch {batch_size}"
 
 
 def _write_cache(path: Path, key: str, settings: RunSettings, timings: dict) -> None:
-    """Best effort: a read-only home only means measuring again next time."""
-    data = _read_cache(path)
-    data[key] = {
-        "precision": settings.precision,
-        "channels_last": settings.channels_last,
-        "seconds": {s.label(): round(t, 5) for s, t in timings.items()},
-    }
-    with contextlib.suppress(OSError, DiskFullError):
-        write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    write_entry(
+        path,
+        key,
+        {
+            "precision": settings.precision,
+            "channels_last": settings.channels_last,
+            "seconds": {s.label(): round(t, 5) for s, t in timings.items()},
+        },
+    )
 
 
 def choose_settings(
@@ -141,7 +107,7 @@ def choose_settings(
         return options[0]
     key = f"{machine_key(device, model, batch_size)} | {' '.join(s.label() for s in options)}"
     path = cache_path()
-    cached = _read_cache(path).get(key)
+    cached = read_cache(path).get(key)
     if timer is None and isinstance(cached, dict):
         settings = RunSettings(str(cached.get("precision")), bool(cached.get("channels_last")))
         if settings in options:

@@ -32,6 +32,7 @@ from .losses import (
     spectrum_distance,
 )
 from .restorer_base import RestorerTrainingModule
+from .speed import adam_flags
 from .step_guard import StepGuard
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class SCGANModule(RestorerTrainingModule):
         backward_cycle_trains_restorer: bool = False,
         released_sn_backward: bool = True,
         ema_decay: float | None = None,
-        channels_last: bool = False,
+        channels_last: bool | str = False,
         adam_impl: str = "default",
         max_nonfinite_steps: int = 10,
         content_warmup_iterations: int = 0,
@@ -82,6 +83,7 @@ class SCGANModule(RestorerTrainingModule):
         pretrain_adversarial: bool = False,
         pretrain_beta: float = 1.0,
         ema_warmup: bool = False,
+        compile: bool | str = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -103,20 +105,19 @@ class SCGANModule(RestorerTrainingModule):
         self.register_buffer("real_spectrum", torch.zeros(3, lr_size, lr_size // 2 + 1))
         self._spectrum_started = False
         self._init_restorer_side(ema_decay, init_from)
-        if channels_last:
-            self.to(memory_format=torch.channels_last)
+        self._init_speed(channels_last, adam_impl)
+        # Not the discriminators: see docs/PERFORMANCE.md, "Compiled step".
+        self._init_compile(compile, GENERATORS)
 
     # ----------------------------------------------------------------- optimisers
     def configure_optimizers(self):
         """One Adam over the generators, one over the discriminators; cosine per epoch."""
         hp = self.hparams
-        adam_kwargs: dict[str, Any] = {"lr": hp.lr, "betas": tuple(hp.betas)}
-        if hp.adam_impl == "foreach":
-            adam_kwargs["foreach"] = True
-        elif hp.adam_impl == "fused":
-            adam_kwargs["fused"] = True
-        elif hp.adam_impl != "default":
-            raise ValueError(f"model.adam_impl must be default|foreach|fused, got {hp.adam_impl}")
+        adam_kwargs: dict[str, Any] = {
+            "lr": hp.lr,
+            "betas": tuple(hp.betas),
+            **adam_flags(self._applied.adam_impl),
+        }
         groups = [{"params": getattr(self, n).parameters(), "name": n} for n in GENERATORS]
         explicit = explicit_parameters(self.g_dhl, self.g_dsl)
         if explicit:
@@ -140,8 +141,23 @@ class SCGANModule(RestorerTrainingModule):
         return [opt_g, opt_d], schedulers
 
     # --------------------------------------------------------------- training step
+    @property
+    def phase(self) -> str:
+        """Which step runs now: the degrader-only stage's or the semi-cycled one."""
+        pretraining = self.iteration < self.hparams.pretrain_iterations
+        return "degrader-only" if pretraining else "semi-cycled"
+
     def training_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
-        """One semi-cycled iteration: generator outputs, discriminator update, generator update.
+        """One iteration of the current phase, in the phase's speed settings, then its logs."""
+        opt_g, opt_d = self.optimizers()
+        with self._speed_for(self.phase, batch):
+            losses, stepped_d = self._step(batch, opt_g, opt_d)
+        return self._log_step(losses, batch["hr"].shape[0], opt_g, stepped_d)
+
+    def _step(self, batch: dict, opt_g, opt_d) -> tuple[dict[str, torch.Tensor], Any]:
+        """One semi-cycled iteration: generator outputs, discriminator update, generator update
+        (or a degrader-only one); returns the losses and the discriminators' optimiser if it
+        stepped.
 
         Each update is kept only if its loss and gradients are finite, decided on the device
         (``self.guard``); a NaN batch also leaves the restorer's BatchNorm statistics as they
@@ -149,7 +165,6 @@ class SCGANModule(RestorerTrainingModule):
         """
         hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
         z = self.sample_noise(hr.shape[0], hr.device)
-        opt_g, opt_d = self.optimizers()
         self.guard.begin(self.g_rls.buffers())
         if self.iteration < self.hparams.pretrain_iterations:
             return self._pretrain_step(hr, lr, z, opt_g, opt_d)
@@ -163,7 +178,16 @@ class SCGANModule(RestorerTrainingModule):
             g_ok = self._update(opt_g, g_total, GENERATORS)
 
         self._finish_step(d_ok & g_ok, g_ok)
-        return self._log_step({**d_losses, **g_losses}, hr.shape[0], opt_g, opt_d)
+        return {**d_losses, **g_losses}, opt_d
+
+    def plain_optimizers(self) -> list[torch.optim.Optimizer]:
+        return list(self.configure_optimizers()[0])
+
+    def probe_step(self, batch: dict, optimizers: list[torch.optim.Optimizer]) -> None:
+        """A step of the current phase; the iteration stays, so the phase does too."""
+        iteration = self.iteration
+        self._step(batch, *optimizers)
+        self.iteration = iteration
 
     def sample_noise(self, batch_size: int, device: torch.device) -> torch.Tensor:
         """The noise z that G_DHL and G_DSL read, one draw per batch (tests feed fixed z by
@@ -254,7 +278,7 @@ class SCGANModule(RestorerTrainingModule):
             for name in DISCRIMINATORS:
                 getattr(self, name).requires_grad_(True)
 
-    def _pretrain_step(self, hr, lr, z, opt_g, opt_d) -> dict:
+    def _pretrain_step(self, hr, lr, z, opt_g, opt_d) -> tuple[dict[str, torch.Tensor], Any]:
         """L1 only, forward-cycle generators only: G_DHL towards avgpool(HR), G_RLS from it.
 
         At widths a CPU can train, the semi-cycled step starts with a degrader whose L1 error
@@ -283,20 +307,23 @@ class SCGANModule(RestorerTrainingModule):
         generator_losses = [v for k, v in losses.items() if k != "pretrain_D_L1"]
         ok = self._update(opt_g, self.weights.alpha * sum(generator_losses), trained)
         self._finish_step(ok & d_ok, ok)
-        return self._log_step(
-            losses, hr.shape[0], opt_g, opt_d if self.hparams.pretrain_adversarial else None
-        )
+        return losses, opt_d if self.hparams.pretrain_adversarial else None
 
     def _update(self, optimizer, loss: torch.Tensor, networks: tuple[str, ...]) -> torch.Tensor:
         """Backward and step; the update is kept only where the device flag returned is true.
 
         Under 16-mixed the gradient scaler skips steps with inf gradients itself and must see
-        every step to adapt its scale, so only the loss is checked there.
+        every step to adapt its scale, so only the loss is checked there. A speed-probe copy
+        (``probe_step``) runs outside Lightning: plain autograd.
         """
         optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+        outside = self._trainer is None
+        if outside:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
         grads = []
-        if not str(self.trainer.precision).startswith("16"):
+        if outside or not str(self.trainer.precision).startswith("16"):
             grads = [
                 p.grad
                 for name in networks

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ..nets import Restorer
 from .restorer_base import RestorerTrainingModule
+from .speed import adam_flags
 
 
 class SupervisedRestorerModule(RestorerTrainingModule):
@@ -32,29 +33,52 @@ class SupervisedRestorerModule(RestorerTrainingModule):
         eta_min: float = 1e-5,
         ema_decay: float | None = 0.999,
         ema_warmup: bool = True,
-        channels_last: bool = False,
+        channels_last: bool | str = False,
         init_from: str | None = None,
+        adam_impl: str = "default",
+        compile: bool | str = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.g_rls = Restorer(width)
         self._init_restorer_side(ema_decay, init_from)
-        if channels_last is True:
-            self.to(memory_format=torch.channels_last)
+        self._init_speed(channels_last, adam_impl)
+        self._init_compile(compile, ("g_rls",))
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        optimizer = torch.optim.Adam(self.g_rls.parameters(), lr=hp.lr, betas=tuple(hp.betas))
+        optimizer = torch.optim.Adam(
+            self.g_rls.parameters(),
+            lr=hp.lr,
+            betas=tuple(hp.betas),
+            **adam_flags(self._applied.adam_impl),
+        )
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=hp.iterations, eta_min=hp.eta_min
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
-        loss = F.l1_loss(self.g_rls(lr), hr)
-        self.log("train/L1", loss.detach(), prog_bar=True, batch_size=hr.shape[0])
+        with self._speed_for("supervised", batch):
+            loss = self._loss(batch)
+        self.log("train/L1", loss.detach(), prog_bar=True, batch_size=batch["hr"].shape[0])
         return loss
+
+    def _loss(self, batch: dict) -> torch.Tensor:
+        hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
+        return F.l1_loss(self.g_rls(lr), hr)
+
+    def plain_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.configure_optimizers()["optimizer"]]
+
+    def probe_step(self, batch: dict, optimizers: list[torch.optim.Optimizer]) -> None:
+        """What Lightning's automatic optimisation does with the loss, then the EMA."""
+        (optimizer,) = optimizers
+        optimizer.zero_grad(set_to_none=True)
+        self._loss(batch).backward()
+        optimizer.step()
+        if self.ema_rls is not None:
+            self._update_ema()
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.ema_rls is not None:
