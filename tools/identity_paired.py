@@ -16,9 +16,8 @@ from pathlib import Path
 
 import torch
 
-from scgan_lightning.data.datamodule import folder_images
-from scgan_lightning.data.datasets import PairedFolderDataset
 from scgan_lightning.errors import UserError
+from scgan_lightning.evaluation.benchmark import pair_tensors
 from scgan_lightning.inference import FaceRestorer
 from scgan_lightning.metrics.identity import IdentityDistance
 
@@ -38,12 +37,7 @@ def main() -> int:
     parser.add_argument("--b", required=True, help="the restorer compared with it")
     args = parser.parse_args()
     try:
-        pairs = PairedFolderDataset(
-            folder_images("pairs_dir", args.pairs_dir / "hr"), args.pairs_dir / "lr"
-        )
-        items = [pairs[i] for i in range(len(pairs))]
-        hr = torch.stack([item["hr"] for item in items])
-        lr = torch.stack([item["lr"] for item in items])
+        hr, lr = pair_tensors(args.pairs_dir)
         identity = IdentityDistance()
         a, b = (per_face_distances(c, lr, hr, identity) for c in (args.a, args.b))
     except UserError as err:

@@ -52,6 +52,18 @@ def score_pairs_dir(
     return rows, pairs
 
 
+def pair_tensors(
+    pairs_dir: str | Path, max_images: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``max_images`` pairs of ``pairs_dir/hr`` x ``pairs_dir/lr`` as two stacks,
+    (N,3,H,W) and (N,3,h,w) in [-1, 1], for tools that need the faces themselves."""
+    folder = Path(pairs_dir)
+    files = folder_images("pairs_dir (its hr/ folder)", folder / "hr")
+    pairs = PairedFolderDataset(files, folder / "lr", max_items=max_images)
+    items = [pairs[i] for i in range(len(pairs))]
+    return torch.stack([i["hr"] for i in items]), torch.stack([i["lr"] for i in items])
+
+
 def add_gap_closed(rows: dict[str, dict[str, float]], naive: str, oracle: str) -> None:
     """Each method's ``pairs/gap_closed`` between the rows named ``naive`` and ``oracle``."""
     if naive not in rows or oracle not in rows:
@@ -73,4 +85,3 @@ def pairs_grid(
     hr = torch.stack([item["hr"] for item in items])
     outputs = {name: as_8bit(restore(lr)) for name, restore in methods.items()}
     return grid(lr, {**outputs, "HR": hr}, pairs.hr_size)
-

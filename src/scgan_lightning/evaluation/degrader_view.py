@@ -17,11 +17,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..checkpoints import load_weights_file
-from ..data.datamodule import folder_images
-from ..data.datasets import PairedFolderDataset
 from ..errors import CheckpointError
 from ..imaging import as_8bit, quantize
 from ..metrics.real_lr import gradient_energy
+from .benchmark import pair_tensors
 
 _LAPLACE_DIFFERENCE = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
 
@@ -77,15 +76,12 @@ def degrader_view(
 ) -> tuple[dict[str, dict[str, float]], torch.Tensor]:
     """Statistics of avgpool(HR), the true LR and G_DHL(HR) over the first ``faces`` pairs of
     ``pairs_dir`` (a set's ``val/``), and the three as a (3, faces, 3, h, w) stack."""
-    folder = Path(pairs_dir)
-    pairs = PairedFolderDataset(folder_images("pairs_dir", folder / "hr"), folder / "lr")
-    items = [pairs[i] for i in range(min(faces, len(pairs)))]
-    hr = torch.stack([item["hr"] for item in items])
-    scale = hr.shape[-1] // items[0]["lr"].shape[-1]
+    hr, lr = pair_tensors(pairs_dir, faces)
+    scale = hr.shape[-1] // lr.shape[-1]
     z = torch.randn(len(hr), 1, 64, generator=torch.Generator().manual_seed(seed))
     rows = {
         "avgpool(HR)": F.avg_pool2d(hr, scale),
-        "true degradation": torch.stack([item["lr"] for item in items]),
+        "true degradation": lr,
         "G_DHL(HR)": degrader(hr, z[:, :, : _noise_dim(degrader)]).float().clamp(-1, 1),
     }
     rows = {name: as_8bit(images) for name, images in rows.items()}

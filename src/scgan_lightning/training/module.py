@@ -235,7 +235,7 @@ class SCGANModule(RestorerTrainingModule):
         w_deg, w_rls = w.for_degraders(), w.for_restorer()
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
         show, content = self.degrader_loss.discriminator_input, self.degrader_loss.content_l1
-        g_dhl_content = self.degrader_content(out.lr_gen, hr, lr)
+        g_dhl_content = self.degrader_content(out.lr_gen, hr_down, lr)
         g_dhl = degrader_term(g_dhl_content, self.d_l1(show(out.lr_gen)), w_deg)
         forward = generator_term(out.hr_gen, hr, self.d_h1(out.hr_gen), w_rls)
         real = generator_term(out.ups, out.hr_gen_r, self.d_h2(out.hr_gen_r), w_rls)
@@ -250,11 +250,12 @@ class SCGANModule(RestorerTrainingModule):
             "G_RLS_forward_l1": F.l1_loss(out.hr_gen.detach(), hr),
         }
 
-    def degrader_content(self, lr_gen: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor):
-        """G_DHL's content term: L1 to avgpool(HR) (low band only with frequency separation),
-        plus the spectrum distance to the real LR faces when ``spectrum_weight`` is set."""
+    def degrader_content(self, lr_gen: torch.Tensor, hr_down: torch.Tensor, lr: torch.Tensor):
+        """G_DHL's content term: L1 to ``hr_down`` = avgpool(HR) (low band only with frequency
+        separation), plus the spectrum distance to the real LR faces when ``spectrum_weight``
+        is set."""
         loss = self.degrader_loss
-        content = loss.content_l1(lr_gen, F.avg_pool2d(hr, self.hparams.scale))
+        content = loss.content_l1(lr_gen, hr_down)
         if loss.spectrum_weight > 0:
             with torch.no_grad():  # the first batch of a process starts the average afresh
                 momentum = loss.spectrum_momentum if self._spectrum_started else 0.0
@@ -290,7 +291,7 @@ class SCGANModule(RestorerTrainingModule):
         """
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
         lr_gen = self.g_dhl(hr, z)
-        losses = {"pretrain_G_DHL": self.degrader_content(lr_gen, hr, lr)}
+        losses = {"pretrain_G_DHL": self.degrader_content(lr_gen, hr_down, lr)}
         trained: tuple[str, ...] = ("g_dhl",)
         d_ok = torch.ones((), dtype=torch.bool, device=hr.device)
         if self.hparams.pretrain_adversarial:
