@@ -46,6 +46,8 @@ def test_degrader_view_puts_a_checkpoints_g_dhl_beside_the_true_chain(tmp_path):
         {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, checkpoint
     )
     stats, stack = degrader_view(load_degrader(checkpoint), tmp_path / "set" / "val", faces=4)
+    again, _ = degrader_view(load_degrader(checkpoint), tmp_path / "set" / "val", faces=4)
+    assert again == stats  # G_DHL's own draws are seeded too
     assert set(stats) == {"avgpool(HR)", "true degradation", "G_DHL(HR)"}
     assert stack.shape == (3, 4, 3, 16, 16)
     # The true band is the set's own LR files, not a recomputation of avgpool.

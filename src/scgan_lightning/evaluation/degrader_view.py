@@ -79,11 +79,10 @@ def degrader_view(
     hr, lr = pair_tensors(pairs_dir, faces)
     scale = hr.shape[-1] // lr.shape[-1]
     z = torch.randn(len(hr), 1, 64, generator=torch.Generator().manual_seed(seed))
-    rows = {
-        "avgpool(HR)": F.avg_pool2d(hr, scale),
-        "true degradation": lr,
-        "G_DHL(HR)": degrader(hr, z[:, :, : _noise_dim(degrader)]).float().clamp(-1, 1),
-    }
+    with torch.random.fork_rng():  # an explicit G_DHL draws its noise and JPEG quality too
+        torch.manual_seed(seed)
+        degraded = degrader(hr, z[:, :, : _noise_dim(degrader)]).float().clamp(-1, 1)
+    rows = {"avgpool(HR)": F.avg_pool2d(hr, scale), "true degradation": lr, "G_DHL(HR)": degraded}
     rows = {name: as_8bit(images) for name, images in rows.items()}
     return {name: degradation_statistics(x) for name, x in rows.items()}, torch.stack(
         list(rows.values())
