@@ -21,7 +21,15 @@ from tests.train_runs import (
     train_overrides,
 )
 
-EXPERIMENTS = ["demo", "scgan_official", "faces_small", "faces_gan", "bench_scgan", "bench_oracle"]
+EXPERIMENTS = [
+    "demo",
+    "scgan_official",
+    "faces_small",
+    "faces_gan",
+    "faces_scgan",
+    "bench_scgan",
+    "bench_oracle",
+]
 # Those on a controlled set built from the HR folder, and where their runs land.
 CONTROLLED = {"demo", "bench_scgan", "bench_oracle"}
 RUN_TASK = {"bench_scgan": "benchmark", "bench_oracle": "benchmark"}
