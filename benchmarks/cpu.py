@@ -387,7 +387,6 @@ def preset_choice(times: dict[str, list[float]], batch: int) -> tuple[str, str]:
     return best, "\n".join(lines) + "\n"
 
 
-
 def spawn_variant(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one variant in a fresh interpreter so its peak RSS is its own."""
     with tempfile.TemporaryDirectory() as tmp:

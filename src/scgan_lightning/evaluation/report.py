@@ -83,7 +83,12 @@ def build_report(
     grids: dict[str, Image.Image] = {}
     if pairs_dir is not None:
         scores, pairs = score_pairs_dir(
-            methods, pairs_dir, hr_size, scale, identity=identity, max_images=max_images,
+            methods,
+            pairs_dir,
+            hr_size,
+            scale,
+            identity=identity,
+            max_images=max_images,
             batch_size=batch_size,
         )
         for name, values in scores.items():

@@ -112,8 +112,10 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         if key in present:
             keys.append(key)
             labels.append(label)
-    body = [[name, *(_report_cell(key, row[key]) for key in keys)] for name, row in
-            report["rows"].items()]
+    body = [
+        [name, *(_report_cell(key, row[key]) for key in keys)]
+        for name, row in report["rows"].items()
+    ]
     captions = []
     if "pairs_dir" in settings:
         captions.append(f"pairs: {settings['pairs']} held-out faces of `{settings['pairs_dir']}`")

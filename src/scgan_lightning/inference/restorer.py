@@ -149,4 +149,3 @@ class FaceRestorer:
                 paste(result.canvas, np.asarray(sr), square, self.scale, self.photo.feather)
                 result.faces.append(RestoredFace(square, low, sr))
         return result
-
