@@ -176,6 +176,7 @@ TARGETS = {  # (model, data) where an experiment is not SCGAN on the real unpair
 RECORDED = {
     "faces_small": "faces_small_training",
     "faces_gan": "faces_gan_training",
+    "faces_scgan": "faces_scgan_training",
 }
 ADDED_SINCE = {  # keys added after the runs, at defaults that give the behaviour they ran with
     "model.init_from",
