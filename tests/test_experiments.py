@@ -41,6 +41,8 @@ CLAIMS: dict[str, dict[str, Any]] = {
             "gamma": 0.05,
             "beta_degrader": None,  # None: the released single beta on both sides
             "beta_restorer": None,
+            "clean_anchor": 0.0,  # 0: no restorer term beyond the released ones
+            "real_lowpass_sigma": 0.0,
         },
         "model.init_from": None,
         "model.pretrain_iterations": 0,
@@ -183,6 +185,8 @@ ADDED_SINCE = {  # keys added after the runs, at defaults that give the behaviou
     "model.lr_d",
     "model.loss.beta_degrader",
     "model.loss.beta_restorer",
+    "model.loss.clean_anchor",
+    "model.loss.real_lowpass_sigma",
     "model.pretrain_restorer",
     "model.degrader",
     "model.degrader_loss",
@@ -196,6 +200,7 @@ ADDED_SINCE = {  # keys added after the runs, at defaults that give the behaviou
     "data.train_degradation",
     "data._recursive_",
     "data.on_device",
+    "data.hr_augment",
     "model.compile",
 }
 # The recorded runs ran bf16-mixed, channels-last, fused Adam (the preset fastest on their CPU);

@@ -111,3 +111,17 @@ def test_gpu_recipe_script_copies_restorers_and_metrics_while_it_trains(tmp_path
     assert load_restorer(restorers[-1]).model.head.weight.shape[0] == 16
     assert (tmp_path / "metrics.csv").is_file()
     assert "val/psnr" in (tmp_path / "progress.txt").read_text()
+
+
+def test_normalised_spectrum_ignores_contrast_but_not_blur():
+    from scgan_lightning.filters import gaussian_lowpass
+    from scgan_lightning.training.losses import power_spectrum, spectrum_distance
+
+    torch.manual_seed(0)
+    faces = torch.rand(8, 3, 16, 16) * 2 - 1
+    reference = power_spectrum(faces)
+    flatter = faces * 0.5  # half the contrast: a content difference, not a degradation
+    blurred = gaussian_lowpass(faces, 1.0)
+    assert spectrum_distance(flatter, reference) > 1.0
+    assert spectrum_distance(flatter, reference, normalize=True) < 1e-3
+    assert spectrum_distance(blurred, reference, normalize=True) > 0.5

@@ -186,3 +186,28 @@ def test_pretrain_phase_trains_the_forward_generators_on_their_l1_targets_only()
     _fit(module, random_batches(1, seed=1))  # then the semi-cycled step trains all seven
     assert _changed_networks(module, after_pretraining) == set(GENERATORS + DISCRIMINATORS)
     assert module.iteration == 3
+
+
+def _restorer_losses(**loss) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    module = SCGANModule(width=WIDTH, loss=loss).train()
+    batch = random_batches(1)[0]
+    out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
+    with module.discriminators_frozen():
+        return module.generator_losses(batch["hr"], batch["lr"], out)
+
+
+def test_clean_anchor_adds_the_avgpool_restoration_to_the_restorer_objective_only():
+    plain, anchored = _restorer_losses(), _restorer_losses(clean_anchor=0.5)
+    assert "G_RLS_clean" not in plain and anchored["G_RLS_clean"] > 0
+    expected = plain["G_RLS"] + 0.5 * anchored["G_RLS_clean"]
+    assert torch.allclose(anchored["G_RLS"], expected, atol=1e-6)
+    for key in ("G_DHL", "G_DSL"):
+        assert torch.equal(plain[key], anchored[key])
+
+
+def test_lowpass_real_term_compares_only_the_low_band_of_real_restorations():
+    plain, lowpass = _restorer_losses(), _restorer_losses(real_lowpass_sigma=2.0)
+    # the same outputs, compared after a blur: the L1 part can only shrink
+    assert lowpass["G_RLS_real"] < plain["G_RLS_real"]
+    assert torch.equal(plain["G_RLS_forward"], lowpass["G_RLS_forward"])

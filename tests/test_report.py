@@ -14,7 +14,11 @@ from scgan_lightning.checkpoints import save_restorer
 from scgan_lightning.evaluation.report import build_report
 from scgan_lightning.evaluation.tables import report_markdown
 from scgan_lightning.inference.restorer import FaceRestorer
-from scgan_lightning.metrics.real_lr import consistency_psnr, gradient_energy
+from scgan_lightning.metrics.real_lr import (
+    consistency_psnr,
+    gradient_energy,
+    lowfreq_consistency_psnr,
+)
 from scgan_lightning.nets import Restorer
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -26,6 +30,19 @@ def test_consistency_is_high_for_an_output_that_pools_back_to_its_input():
     assert consistency_psnr(exact, lr, 4).min() > 50
     shifted = (exact + 0.2).clamp(-1, 1)
     assert consistency_psnr(shifted, lr, 4).max() < 25
+
+
+def test_lowfreq_consistency_forgives_fine_detail_but_not_a_tone_shift():
+    torch.manual_seed(0)
+    lr = torch.rand(4, 3, 16, 16) - 0.5
+    exact = F.interpolate(lr, scale_factor=4, mode="nearest")
+    # detail at the LR Nyquist rate, as sharpening adds: pooling keeps it, the low band not
+    checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 0.4 - 0.2
+    detailed = exact + F.interpolate(checker[None, None].expand(4, 3, 16, 16), scale_factor=4)
+    assert consistency_psnr(detailed, lr, 4).max() < 25
+    assert lowfreq_consistency_psnr(detailed, lr, 4).min() > 35
+    brighter = exact + 0.2
+    assert lowfreq_consistency_psnr(brighter, lr, 4).max() < 25
 
 
 def test_gradient_energy_grows_with_edges():
@@ -63,6 +80,24 @@ def test_report_scores_bicubic_and_each_model_and_draws_their_grid():
     )  # LR | bicubic | tiny, four faces under a header
     table = report_markdown(report)
     assert table.count("\n| ") == 3 and "real LR: consistency (dB)" in table
+
+
+def test_real_lr_faces_alone_get_the_consistencies_and_a_reference_adds_the_rest():
+    alone, grids = build_report({"tiny": _tiny_restorer()}, None, DEMO / "lr_test", max_lr_images=6)
+    for row in alone["rows"].values():
+        assert set(row) == {"consistency", "lowfreq_consistency"}
+    assert list(grids) == ["real_lr"] and alone["settings"]["degradations"] == []
+    assert report_markdown(alone).startswith("real LR: 6 faces")
+    referenced, _ = build_report(
+        {"tiny": _tiny_restorer()},
+        None,
+        DEMO / "lr_test",
+        ref_hr_dir=DEMO / "hr_val",
+        max_images=8,
+        max_lr_images=6,
+    )
+    assert {"consistency", "lowfreq_consistency", "sharpness"} == set(referenced["rows"]["bicubic"])
+    assert referenced["settings"]["ref_hr_images"] == 8
 
 
 def test_the_command_writes_table_json_and_grid(tmp_path):

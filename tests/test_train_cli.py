@@ -77,6 +77,23 @@ def test_short_run_of_each_experiment_leaves_a_complete_run_directory(
         assert all(f"speed, {phase} phase:" in log for phase in phases)
 
 
+def test_the_content_gap_track_builds_its_set_and_keeps_restorers_along_the_run(folders, tmp_path):
+    extra = (
+        "experiment=bench_scgan",
+        "content_shift=light",
+        "data.hr_augment=wider_augment",
+        "callbacks.restorer_checkpoint.snapshots=true",
+        *SMOKE,
+    )
+    run_train(controlled_overrides(folders, tmp_path, *extra))
+    (run,) = run_dirs(tmp_path, task="benchmark")
+    assert run.parent.name == "gauss_noise_jpeg+light"  # the set's chain and its shift
+    assert (tmp_path / "controlled_set" / "lr_clean").is_dir()
+    snapshots = sorted(p.name for p in (run / "restorers").glob("iter_*.pt"))
+    assert snapshots[0] == "iter_000000.pt" and len(snapshots) >= 2  # the start, then each val
+    assert load_restorer(run / "restorers" / snapshots[-1]).ema
+
+
 def _final_weights(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 

@@ -2,6 +2,8 @@
 
 ``models='{l1: a.pt, gan: b.ckpt}' hr_dir=... lr_dir=...`` (config ``conf/report.yaml``)
 writes report.json, report.md (the model card's table) and grid_real_lr.png to output_dir;
+``lr_dir`` alone scores real LR faces without ground truth (``ref_hr_dir`` and ``realism``
+add sharpness and the descriptor distances to an HR set);
 ``pairs_dir=<controlled set>/val`` adds the benchmark's columns and grid_pairs.png.
 """
 
@@ -21,6 +23,7 @@ from ..imaging import save_png
 from ..inference.restorer import FaceRestorer
 from ..metrics.fid import build_inception
 from ..metrics.identity import IdentityDistance
+from ..metrics.realism import DescriptorRealism
 from .common import cli, task_wrapper
 
 
@@ -53,6 +56,8 @@ def report(cfg: DictConfig) -> dict[str, Any]:
         restorers,
         cfg.hr_dir,
         cfg.lr_dir,
+        ref_hr_dir=cfg.ref_hr_dir,
+        realism=DescriptorRealism() if cfg.realism else None,
         pairs_dir=cfg.pairs_dir,
         identity=IdentityDistance() if cfg.identity else None,
         baselines=(cfg.baselines.naive, cfg.baselines.oracle),

@@ -8,6 +8,12 @@ From one pool of clean HR faces, split by file and deterministically:
 - ``val/hr`` + ``val/lr``: held-out faces and their degraded LR, paired by file name, the
   ground truth that real LR faces lack.
 
+With a content shift (``data/content``: framing, pose, light, greyscale) the LR half and the
+validation pairs come from another population than the HR half: its selections draw them from
+the pool, its steps change each face before the degradation, and ``val/hr`` holds the shifted
+faces (the ground truth of that population). ``lr_clean/`` keeps the LR half's shifted faces
+before degradation: the oracle's training pairs, never read by SCGAN.
+
 ``controlled_set.json`` records what built the set; it is written last, so a set without it
 is incomplete. A folder that holds anything else is never written into.
 """
@@ -17,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +32,12 @@ import torch
 
 from ..errors import UserError
 from ..imaging import ImageReadError, list_images, read_face, save_png, to_uint8
+from .content import describe_shift, selections, shift_images
 from .degradation import Degradation, degrade_images, describe, image_seed
 
 MANIFEST = "controlled_set.json"
 PARTS = ("hr", "lr", "val/hr", "val/lr")
+CLEAN_LR_PART = "lr_clean"
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ def build_controlled_set(
     seed: int = 0,
     val_sources: Sequence[str | os.PathLike] = (),
     batch: int = 64,
+    content_shift: Callable | None = None,
 ) -> SetSummary:
     """Build the set into ``out`` (a new or empty folder), or do nothing if ``out`` already
     holds the set this ``recipe`` describes. ``recipe`` (the degradation's config and anything
@@ -130,11 +139,17 @@ def build_controlled_set(
     staging = out.with_name(f".{out.name}.building")
     shutil.rmtree(staging, ignore_errors=True)  # a build killed half way; ours by its name
     summary = SetSummary(out)
-    plan = (("hr", split.hr, None), ("lr", split.lr, "lr"), ("val", split.val, "val"))
-    for part, files, degraded_as in plan:
-        _write_part(
-            staging, part, files, degradation, degraded_as, hr_size, scale, seed, batch, summary
-        )
+    hr_half = _read_faces(split.hr, hr_size, summary)
+    lr_half = _read_faces(split.lr, hr_size, summary)
+    val = _read_faces(split.val, hr_size, summary)
+    if content_shift is not None:
+        hr_half, lr_half, val = _shift_population(content_shift, hr_half, lr_half, val, seed)
+        _write_clean(staging / CLEAN_LR_PART, lr_half)
+    _write_clean(staging / "hr", hr_half)
+    _write_clean(staging / "val/hr", val)
+    _write_degraded(staging / "lr", lr_half, degradation, "lr", scale, seed, batch)
+    _write_degraded(staging / "val/lr", val, degradation, "val", scale, seed, batch)
+    summary.counts = {"hr": len(hr_half), "lr": len(lr_half), "val": len(val)}
     manifest = {
         **wanted,
         "degradation": describe(degradation),
@@ -143,11 +158,27 @@ def build_controlled_set(
         "val_sources": [str(s) for s in val_sources],
         "skipped": summary.failures,
     }
+    if content_shift is not None:
+        manifest["content_shift"] = describe_shift(content_shift)
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
     if out.exists():
         out.rmdir()  # empty, checked above
     os.replace(staging, out)
     return summary
+
+
+@dataclass
+class Faces:
+    """Decoded faces of one part, in file order, with their names in the set."""
+
+    names: list[str]
+    images: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, indices: Sequence[int]) -> Faces:
+        return Faces([self.names[i] for i in indices], self.images[list(indices)])
 
 
 def _faces(sources: Sequence[str | os.PathLike]) -> list[Path]:
@@ -164,44 +195,65 @@ def _faces(sources: Sequence[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def _write_part(
-    staging: Path,
-    part: str,
-    files: list[Path],
-    degradation: Degradation,
-    degraded_as: str | None,
-    hr_size: int,
-    scale: int,
-    seed: int,
-    batch: int,
-    summary: SetSummary,
-) -> None:
-    """Read, (degrade,) write one part in batches; unreadable or clashing files are listed."""
-    names: set[str] = set()
-    kept: list[tuple[str, torch.Tensor]] = []
+def _read_faces(files: list[Path], hr_size: int, summary: SetSummary) -> Faces:
+    """Decode a part's faces; unreadable or clashing files are listed, not fatal."""
+    names: list[str] = []
+    images: list[torch.Tensor] = []
     for path in files:
         name = set_name(path)
         if name in names:
             summary.failures.append(f"{path}: same name as another face in the set, skipped")
             continue
         try:
-            kept.append((name, read_face(path, hr_size)))
+            images.append(read_face(path, hr_size))
         except ImageReadError as err:
             summary.failures.append(str(err))
             continue
-        names.add(name)
-    for start in range(0, len(kept), batch):
-        chunk = kept[start : start + batch]
-        images = torch.stack([image for _, image in chunk])
-        chunk_names = [name for name, _ in chunk]
-        if degraded_as != "lr":  # the HR half and the validation HR stay clean
-            folder = staging / ("hr" if part == "hr" else "val/hr")
-            for name, image in zip(chunk_names, images, strict=True):
-                save_png(to_uint8(image), folder / name)
-        if degraded_as is not None:
-            keys = [f"{degraded_as}/{name}" for name in chunk_names]
-            low = degrade_images(degradation, images, scale, keys, seed)
-            folder = staging / ("lr" if degraded_as == "lr" else "val/lr")
-            for name, image in zip(chunk_names, low, strict=True):
-                save_png(to_uint8(image), folder / name)
-    summary.counts[part] = len(kept)
+        names.append(name)
+    stacked = torch.stack(images) if images else torch.empty(0, 3, hr_size, hr_size)
+    return Faces(names, stacked)
+
+
+def _shift_population(
+    content_shift: Callable, hr_half: Faces, lr_half: Faces, val: Faces, seed: int
+) -> tuple[Faces, Faces, Faces]:
+    """The shifted population: the selections draw the LR half from the whole training pool
+    (the HR half keeps the rest) and the validation faces from theirs; the shift's steps then
+    change every face of both."""
+    if selections(content_shift):
+        pool = Faces(hr_half.names + lr_half.names, torch.cat([hr_half.images, lr_half.images]))
+        chosen = set(content_shift.chosen(pool.images).tolist())
+        lr_half = pool.subset(sorted(chosen))
+        hr_half = pool.subset([i for i in range(len(pool)) if i not in chosen])
+        val = val.subset(content_shift.chosen(val.images).tolist())
+    lr_half = Faces(lr_half.names, _shifted(content_shift, lr_half, "lr", seed))
+    val = Faces(val.names, _shifted(content_shift, val, "val", seed))
+    return hr_half, lr_half, val
+
+
+def _shifted(content_shift: Callable, faces: Faces, part: str, seed: int) -> torch.Tensor:
+    keys = [f"{part}/{name}" for name in faces.names]
+    return shift_images(content_shift, faces.images, keys, seed)
+
+
+def _write_clean(folder: Path, faces: Faces) -> None:
+    for name, image in zip(faces.names, faces.images, strict=True):
+        save_png(to_uint8(image), folder / name)
+
+
+def _write_degraded(
+    folder: Path,
+    faces: Faces,
+    degradation: Degradation,
+    part: str,
+    scale: int,
+    seed: int,
+    batch: int,
+) -> None:
+    """Degrade in batches, each face with the generator of its key (``part/name``)."""
+    for start in range(0, len(faces), batch):
+        chunk = faces.subset(range(start, min(start + batch, len(faces))))
+        keys = [f"{part}/{name}" for name in chunk.names]
+        low = degrade_images(degradation, chunk.images, scale, keys, seed)
+        for name, image in zip(chunk.names, low, strict=True):
+            save_png(to_uint8(image), folder / name)

@@ -25,7 +25,8 @@ from ..checks import check_scale
 from ..errors import UserError
 from ..imaging import IMAGE_EXTENSIONS, list_images
 from ..training.preemption import ignore_preemption_signals
-from .controlled import build_controlled_set
+from .content.registry import load_content_shift
+from .controlled import CLEAN_LR_PART, build_controlled_set
 from .datasets import (
     DegradedPairsDataset,
     EpochShuffleSampler,
@@ -90,6 +91,8 @@ class FaceDataModule(pl.LightningDataModule):
     Validation pairs each HR face with the LR of the same name in ``val_lr_dir``, or else with
     ``val_degradation`` of it (a preset name, a config or a callable). Files are decoded once at
     setup; unreadable ones are skipped and listed in ``skipped_files`` / ``skipped_summary``.
+    ``hr_augment`` (a content shift: preset name, config or callable) changes the unpaired HR
+    faces towards the LR population's framing and light (``UnpairedFaceDataset``).
     """
 
     def __init__(
@@ -112,9 +115,11 @@ class FaceDataModule(pl.LightningDataModule):
         train_pairs: str = "unpaired",
         train_degradation: Any = None,
         on_device: bool = False,
+        hr_augment: Any = None,
     ) -> None:
         super().__init__()
         val_degradation, train_degradation = plain(val_degradation), plain(train_degradation)
+        hr_augment = plain(hr_augment)
         self.save_hyperparameters()
         check_scale(hr_size, scale)
         if train_pairs not in TRAIN_PAIRS:
@@ -123,6 +128,9 @@ class FaceDataModule(pl.LightningDataModule):
             raise UserError("data.train_pairs=degraded_hr needs data.train_degradation")
         if on_device and train_pairs != "unpaired":
             raise UserError("data.on_device holds unpaired sets only (data.train_pairs=unpaired)")
+        if hr_augment is not None and (on_device or train_pairs != "unpaired"):
+            raise UserError("data.hr_augment applies to unpaired sets read from files only")
+        self.hr_augment = load_content_shift(hr_augment) if hr_augment is not None else None
         self.val_degradation = load_degradation(val_degradation)
         for name, value in (("batch_size", batch_size), ("val_batch_size", val_batch_size)):
             if value < 1:
@@ -187,6 +195,7 @@ class FaceDataModule(pl.LightningDataModule):
                 hp.scale,
                 hp.flip,
                 hp.seed,
+                self.hr_augment,
             )
         # drop_last=True: fewer HR images than one batch would train on nothing, silently.
         hr_needed = max(hp.min_train_images, hp.batch_size)
@@ -266,6 +275,11 @@ class ControlledFaceDataModule(FaceDataModule):
     validation LR; the training step is never told it. ``train_pairs="degraded_hr"`` trains
     on (``train_degradation`` or, when null, the set's own degradation)(HR) pairs of the HR
     half instead: the naive baseline with ``avgpool``, the oracle with the true chain.
+
+    ``content_shift`` (``data/content``) draws the LR half and the validation pairs from another
+    population than the HR half: the content-gap track. There the oracle (``degraded_hr`` with
+    the set's own chain) trains on that population's clean faces (``lr_clean/``), the ground
+    truth of the LR domain; ``train_hr`` names the folder explicitly (``hr`` or ``lr_clean``).
     """
 
     def __init__(
@@ -278,13 +292,22 @@ class ControlledFaceDataModule(FaceDataModule):
         split_seed: int = 0,
         train_pairs: str = "unpaired",
         train_degradation: Any = None,
+        content_shift: Any = None,
+        train_hr: str = "auto",
         **kwargs: Any,
     ) -> None:
-        degradation = plain(degradation)
+        degradation, content_shift = plain(degradation), plain(content_shift)
         # Resolved here, in a local of this name: save_hyperparameters reads this frame too.
         train_degradation = plain(train_degradation)
+        oracle = train_degradation is None
         if train_degradation is None:
             train_degradation = degradation
+        if train_hr == "auto":
+            train_hr = CLEAN_LR_PART if oracle and content_shift is not None else "hr"
+        if train_hr not in ("hr", CLEAN_LR_PART):
+            raise UserError(f"data.train_hr={train_hr!r}: choose auto, hr or {CLEAN_LR_PART}")
+        if train_hr == CLEAN_LR_PART and content_shift is None:
+            raise UserError(f"data.train_hr={CLEAN_LR_PART} needs a content_shift set")
         self.set_dir = Path(set_dir)
         self.build_request = {
             "sources": [str(s) for s in plain(sources)],
@@ -292,9 +315,11 @@ class ControlledFaceDataModule(FaceDataModule):
             "val_count": val_count,
             "seed": split_seed,
             "degradation": degradation,
+            "content_shift": content_shift,
         }
+        hr_part = train_hr if train_pairs == "degraded_hr" else "hr"
         super().__init__(
-            hr_dir=str(self.set_dir / "hr"),
+            hr_dir=str(self.set_dir / hr_part),
             lr_dir=str(self.set_dir / "lr"),
             val_hr_dir=str(self.set_dir / "val" / "hr"),
             val_lr_dir=str(self.set_dir / "val" / "lr"),
@@ -306,15 +331,21 @@ class ControlledFaceDataModule(FaceDataModule):
     def prepare_data(self) -> None:
         """Build the set once; a folder holding a different set or other files is refused."""
         request = self.build_request
+        recipe = {"degradation": request["degradation"]}
+        shift = None
+        if request["content_shift"] is not None:  # absent otherwise: no-gap sets stay valid
+            recipe["content_shift"] = request["content_shift"]
+            shift = load_content_shift(request["content_shift"])
         summary = build_controlled_set(
             request["sources"],
             self.set_dir,
             load_degradation(request["degradation"]),
-            {"degradation": request["degradation"]},
+            recipe,
             hr_size=self.hparams.hr_size,
             scale=self.hparams.scale,
             val_count=request["val_count"],
             seed=request["seed"],
             val_sources=request["val_sources"],
+            content_shift=shift,
         )
         rank_zero_info(f"controlled set {summary.line()}")

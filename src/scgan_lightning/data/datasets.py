@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, Sampler
 from ..checks import check_scale
 from ..errors import UserError
 from ..imaging import read_face, read_rgb
-from .degradation import degrade_images, load_degradation
+from .degradation import degrade_images, image_seed, load_degradation
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,10 @@ class UnpairedFaceDataset(Dataset):
     replacement from a shuffled LR list that is reshuffled when exhausted: item i of epoch e
     takes position ``e * len(hr) + i`` of that endless list, so every LR face is used equally
     often and the choice depends on ``(seed, epoch, index)`` only.
+
+    ``hr_augment`` (a content shift, ``data/content``) changes each HR face, drawn per
+    ``(seed, epoch, index)``, towards the LR faces' population (framing, light, greyscale), so
+    that what separates the two domains is their degradation rather than what they show.
     """
 
     def __init__(
@@ -167,11 +171,13 @@ class UnpairedFaceDataset(Dataset):
         scale: int = 4,
         flip: bool = False,
         seed: int = 0,
+        hr_augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     ) -> None:
         self.hr_size = hr_size
         self.lr_size = check_scale(hr_size, scale)
         self.flip = flip
         self.seed = seed
+        self.hr_augment = hr_augment
         self.epoch = 0
         self.files, hr_skipped = _usable(hr_files, "HR")
         self.lr_files, lr_skipped = _usable(lr_files, "LR")
@@ -206,6 +212,9 @@ class UnpairedFaceDataset(Dataset):
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         choice = self.draw(index, epoch)
         hr, lr = self.read_hr(index), self.read_lr(choice.lr_index)
+        if self.hr_augment is not None:
+            rng = torch.Generator().manual_seed(image_seed(self.seed, f"augment/{epoch}/{index}"))
+            hr = self.hr_augment(hr, rng).clamp(-1.0, 1.0)
         return {
             "hr": hr.flip(-1) if choice.flip_hr else hr,
             "lr": lr.flip(-1) if choice.flip_lr else lr,

@@ -30,7 +30,10 @@ PAIRS_COLUMNS = {
 }
 REAL_LR_COLUMNS = {
     "consistency": "real LR: consistency (dB)",
+    "lowfreq_consistency": "real LR: low-band consistency (dB)",
     "sharpness": "real LR: sharpness",
+    "realism_fd": "real LR: descriptor FD",
+    "realism_kid": "real LR: descriptor KID (x1e3)",
     "fid": "real LR: FID",
     "kid_mean": "real LR: KID",
 }
@@ -93,7 +96,7 @@ def render_markdown(result: Mapping[str, Any]) -> str:
 def _report_cell(key: str, value: float) -> str:
     if key.endswith("gap_closed"):
         return "n/a" if value != value else f"{100 * value:.0f}%"
-    if key.endswith("identity"):
+    if key.endswith("identity") or key.startswith("realism"):
         return f"{value:.3f}"
     return f"{value:.{4 if 'ssim' in key or 'kid' in key else 2}f}"
 
@@ -120,9 +123,18 @@ def report_markdown(report: Mapping[str, Any]) -> str:
     if "pairs_dir" in settings:
         captions.append(f"pairs: {settings['pairs']} held-out faces of `{settings['pairs_dir']}`")
     if "hr_dir" in settings:
+        captions.append(f"HR: {settings['hr_images']} faces of `{settings['hr_dir']}`")
+    if "lr_dir" in settings:
+        captions.append(f"real LR: {settings['lr_images']} faces of `{settings['lr_dir']}`")
+    if "ref_hr_dir" in settings:
         captions.append(
-            f"HR: {settings['hr_images']} faces of `{settings['hr_dir']}`; real LR: "
-            f"{settings['lr_images']} faces of `{settings['lr_dir']}`"
+            f"HR reference: {settings['ref_hr_images']} faces of `{settings['ref_hr_dir']}`"
+        )
+    if "realism_floor" in settings:
+        floor = settings["realism_floor"]
+        captions.append(
+            f"descriptor FD / KID floor (HR vs HR, {floor['images_per_half']} a side): "
+            f"{floor['fd']:.3f} / {floor['kid']:.3f}"
         )
     caption = "; ".join(captions)
     return "\n".join([caption, "", *_markdown_table(["method", *labels], body)]) + "\n"

@@ -1,9 +1,10 @@
 """Unpaired scoring of real LR faces, which have no ground truth.
 
-What a restorer can be held to there: consistency (4x average pooling of its output against
-its input), sharpness (edge energy of its output relative to real HR faces), and FID / KID of
-its outputs against a reference HR set. Methods are functions from an LR batch to an SR batch,
-as in ``paired``.
+What a restorer can be held to there: consistency with its input (4x average pooling of its
+output against it, and the same in the low band only), sharpness (edge energy of its output
+relative to real HR faces), and the distance of its outputs to a reference HR set (FID / KID
+with an Inception, Frechet distance / KID in dlib's face-descriptor space without one).
+Methods are functions from an LR batch to an SR batch, as in ``paired``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from torch import nn
 from ..imaging import as_8bit
 from ..inference.restorer import FaceRestorer
 from ..metrics.fid import extract_features, fid_kid
-from ..metrics.real_lr import consistency_psnr, gradient_energy
+from ..metrics.real_lr import consistency_psnr, gradient_energy, lowfreq_consistency_psnr
+from ..metrics.realism import DescriptorRealism
 from .faces import check_counts, face_files, load_faces
 from .paired import BICUBIC, SR, Restore, bicubic
 
@@ -58,16 +60,30 @@ def sharpness_reference(hr: torch.Tensor) -> float:
 
 
 def real_lr_scores(
-    methods: Mapping[str, Restore], lr: torch.Tensor, reference: float, scale: int
+    methods: Mapping[str, Restore],
+    lr: torch.Tensor,
+    reference: float | None,
+    scale: int,
+    realism: DescriptorRealism | None = None,
+    reference_descriptors: torch.Tensor | None = None,
+    batch_size: int = 64,
 ) -> dict[str, dict[str, float]]:
-    """Consistency (dB) and sharpness (edge energy over ``reference``) of each method."""
+    """Consistency and low-band consistency (dB), sharpness (edge energy over the HR set's
+    ``reference``, when given) and, with ``realism`` and the HR set's descriptors,
+    ``realism_fd`` / ``realism_kid`` of each method's outputs for ``lr``."""
     rows = {}
     for name, restore in methods.items():
-        sr = as_8bit(restore(lr))
+        sr = torch.cat([as_8bit(restore(chunk)) for chunk in lr.split(batch_size)])
         rows[name] = {
             "consistency": float(consistency_psnr(sr, lr, scale).mean()),
-            "sharpness": float(gradient_energy(sr).mean()) / reference,
+            "lowfreq_consistency": float(lowfreq_consistency_psnr(sr, lr, scale).mean()),
         }
+        if reference is not None:
+            rows[name]["sharpness"] = float(gradient_energy(sr).mean()) / reference
+        if realism is not None and reference_descriptors is not None:
+            restored = realism.features(sr.split(batch_size))
+            distances = realism.distances(reference_descriptors, restored)
+            rows[name].update({f"realism_{k}": v for k, v in distances.items()})
     return rows
 
 

@@ -10,45 +10,29 @@ resize lies 0.11 from its original, two different people 0.84 apart.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import UserError
+from ..dlib_models import import_dlib, model_file
 from ..imaging import resize, to_uint8
 
 DESCRIPTOR_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 LANDMARK_MODEL = "shape_predictor_5_face_landmarks.dat"
 CHIP_SIZE = 150
-INSTALL_HINT = "pip install 'scgan_lightning[identity]' (dlib-bin, face-recognition-models)"
-
-
-def _models_dir() -> Path:
-    """The model folder of ``face_recognition_models``, found without importing it (its
-    ``__init__`` needs ``pkg_resources``, which recent setuptools no longer ship)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        raise UserError(f"identity distance needs the face descriptor models: {INSTALL_HINT}")
-    return Path(spec.origin).parent / "models"
 
 
 class IdentityDistance:
     """Euclidean distance between dlib descriptors of paired faces (lower: same person)."""
 
     def __init__(self, models_dir: str | Path | None = None) -> None:
-        try:
-            import dlib
-        except ImportError:
-            raise UserError(f"identity distance needs dlib: {INSTALL_HINT}") from None
-        folder = Path(models_dir) if models_dir else _models_dir()
-        for name in (DESCRIPTOR_MODEL, LANDMARK_MODEL):
-            if not (folder / name).is_file():
-                raise UserError(f"identity distance: {folder / name} not found ({INSTALL_HINT})")
-        self._landmarks = dlib.shape_predictor(str(folder / LANDMARK_MODEL))
-        self._encoder = dlib.face_recognition_model_v1(str(folder / DESCRIPTOR_MODEL))
+        dlib = import_dlib("identity distance")
+        self._landmarks = dlib.shape_predictor(str(model_file(LANDMARK_MODEL, models_dir)))
+        self._encoder = dlib.face_recognition_model_v1(
+            str(model_file(DESCRIPTOR_MODEL, models_dir))
+        )
         self._box = dlib.rectangle(0, 0, CHIP_SIZE - 1, CHIP_SIZE - 1)
 
     def descriptors(self, images: torch.Tensor) -> np.ndarray:

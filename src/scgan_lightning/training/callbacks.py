@@ -66,14 +66,30 @@ class RestorerCheckpoint(pl.Callback):
     """Writes ``restorer.pt`` ({"state_dict", "config", "ema"}) when training ends.
 
     The light inference checkpoint that predict, evaluate and export read (the EMA restorer
-    when EMA is on); ``export`` is the command that turns it into ONNX / TorchScript.
+    when EMA is on); ``export`` is the command that turns it into ONNX / TorchScript. With
+    ``snapshots`` it also keeps the restorer of every validation as
+    ``restorers/iter_NNNNNN.pt``: checkpoints along one run, which the real-LR measures are
+    validated on (a run's later restorers should rank as its ground-truth scores do).
     """
 
-    def __init__(self, filename: str = "restorer.pt") -> None:
+    def __init__(self, filename: str = "restorer.pt", snapshots: bool = False) -> None:
         self.filename = filename
+        self.snapshots = snapshots
 
     @rank_zero_only
     def on_train_end(self, trainer, pl_module) -> None:
+        path = Path(trainer.default_root_dir) / self.filename
+        ema = self._save(path, pl_module)
+        log.info("restorer written to %s (ema=%s)", path, ema)
+
+    @rank_zero_only
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if self.snapshots and not trainer.sanity_checking:
+            folder = Path(trainer.default_root_dir) / "restorers"
+            self._save(folder / f"iter_{pl_module.iteration:06d}.pt", pl_module)
+
+    @staticmethod
+    def _save(path: Path, pl_module) -> bool:
         hp = pl_module.hparams
         config = {
             "width": hp.width,
@@ -81,10 +97,9 @@ class RestorerCheckpoint(pl.Callback):
             "scale": hp.scale,
             "iteration": pl_module.iteration,
         }
-        path = Path(trainer.default_root_dir) / self.filename
         ema = pl_module.ema_rls is not None
         save_restorer(path, pl_module.inference_restorer, config, ema=ema)
-        log.info("restorer written to %s (ema=%s)", path, ema)
+        return ema
 
 
 class LogParameterCounts(pl.Callback):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from ..filters import gaussian_lowpass
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,12 @@ class LossWeights:
     ``beta_degrader`` / ``beta_restorer`` override ``beta`` in the degraders' and the
     restorer's objectives (``None``: the released single ``beta``). At small widths the hinge
     term of a winning discriminator dwarfs the L1 term, so the two sides need their own weight.
+
+    Two restorer terms beyond the released step, both off at 0: ``clean_anchor`` weighs an L1
+    of G_RLS(avgpool(HR)) to HR, so that a restorer trained for a blurrier real domain does not
+    harm clean inputs; ``real_lowpass_sigma`` (HR pixels) compares the real-LR term (G_RLS of
+    a real face against its bicubic) on the low band only, so that it keeps the face's tone and
+    colour without penalising the sharpening a real-world restorer must do.
     """
 
     alpha: float = 1.0
@@ -25,6 +32,8 @@ class LossWeights:
     gamma: float = 0.05
     beta_degrader: float | None = None
     beta_restorer: float | None = None
+    clean_anchor: float = 0.0
+    real_lowpass_sigma: float = 0.0
 
     def for_degraders(self) -> LossWeights:
         """The weights G_DHL and G_DSL train with."""
@@ -50,18 +59,6 @@ def generator_term(
     return w.alpha * F.l1_loss(output, target) - w.beta * fake_scores.mean()
 
 
-def gaussian_lowpass(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur (reflect padding) of (B,C,H,W): the low band of an image."""
-    radius = max(1, math.ceil(2 * sigma))
-    taps = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    channels = images.shape[1]
-    padded = F.pad(images, (radius, radius, radius, radius), mode="reflect")
-    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    return F.conv2d(rows, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
-
-
 @dataclass(frozen=True)
 class DegraderLoss:
     """How G_DHL's output is compared with its target and shown to D_L1 / D_L2.
@@ -79,6 +76,7 @@ class DegraderLoss:
     highpass_gain: float = 4.0
     spectrum_weight: float = 0.0  # weight of :func:`spectrum_distance` in G_DHL's objective
     spectrum_momentum: float = 0.95  # EMA of the real LR spectrum over batches
+    spectrum_normalize: bool = False  # compare the spectra's shapes only (a content gap)
 
     def __post_init__(self) -> None:
         if self.content not in ("avgpool", "lowpass"):
@@ -122,7 +120,24 @@ def power_spectrum(images: torch.Tensor) -> torch.Tensor:
     return torch.fft.rfft2(ycc, norm="ortho").abs().pow(2).mean(0)
 
 
-def spectrum_distance(fake: torch.Tensor, real_spectrum: torch.Tensor) -> torch.Tensor:
-    """Mean |log P_fake - log P_real|: G_DHL's outputs against the real LR faces' spectrum."""
+def spectrum_distance(
+    fake: torch.Tensor, real_spectrum: torch.Tensor, normalize: bool = False
+) -> torch.Tensor:
+    """Mean |log P_fake - log P_real|: G_DHL's outputs against the real LR faces' spectrum.
+
+    ``normalize`` divides each plane's spectrum by its total power first, so only its shape
+    counts: when the LR faces are darker, flatter or greyer than the HR ones (a content gap),
+    their lower power is not read as blur.
+    """
     eps = 1e-5
-    return (torch.log(power_spectrum(fake) + eps) - torch.log(real_spectrum + eps)).abs().mean()
+    fake_spectrum = power_spectrum(fake)
+    if normalize:
+        fake_spectrum = _shape_of(fake_spectrum)
+        real_spectrum = _shape_of(real_spectrum)
+    return (torch.log(fake_spectrum + eps) - torch.log(real_spectrum + eps)).abs().mean()
+
+
+def _shape_of(spectrum: torch.Tensor) -> torch.Tensor:
+    """Each plane's spectrum over its total power (times the bins, to keep the eps scale)."""
+    bins = spectrum.shape[-1] * spectrum.shape[-2]
+    return spectrum * bins / spectrum.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..filters import gaussian_lowpass
 from ..nets import NOISE_DIM, Discriminator, Restorer
 from .degraders import explicit_parameters, make_degrader
 from .losses import (
@@ -238,9 +239,13 @@ class SCGANModule(RestorerTrainingModule):
         g_dhl_content = self.degrader_content(out.lr_gen, hr_down, lr)
         g_dhl = degrader_term(g_dhl_content, self.d_l1(show(out.lr_gen)), w_deg)
         forward = generator_term(out.hr_gen, hr, self.d_h1(out.hr_gen), w_rls)
-        real = generator_term(out.ups, out.hr_gen_r, self.d_h2(out.hr_gen_r), w_rls)
+        ups, restored = out.ups, out.hr_gen_r
+        if w.real_lowpass_sigma > 0:
+            ups = gaussian_lowpass(ups, w.real_lowpass_sigma)
+            restored = gaussian_lowpass(restored, w.real_lowpass_sigma)
+        real = generator_term(ups, restored, self.d_h2(out.hr_gen_r), w_rls)
         g_dsl = degrader_term(content(out.lr_real_2, lr), self.d_l2(show(out.lr_real_2)), w_deg)
-        return {
+        losses = {
             "G_DHL": g_dhl,
             "G_RLS": w.theta * forward + w.gamma * real,
             "G_RLS_forward": forward,
@@ -249,6 +254,11 @@ class SCGANModule(RestorerTrainingModule):
             "G_DHL_l1": F.l1_loss(out.lr_gen.detach(), hr_down),
             "G_RLS_forward_l1": F.l1_loss(out.hr_gen.detach(), hr),
         }
+        if w.clean_anchor > 0:
+            clean = F.l1_loss(self.g_rls(self._prepare(hr_down)), hr)
+            losses["G_RLS"] = losses["G_RLS"] + w.clean_anchor * clean
+            losses["G_RLS_clean"] = clean
+        return losses
 
     def degrader_content(self, lr_gen: torch.Tensor, hr_down: torch.Tensor, lr: torch.Tensor):
         """G_DHL's content term: L1 to ``hr_down`` = avgpool(HR) (low band only with frequency
@@ -261,7 +271,8 @@ class SCGANModule(RestorerTrainingModule):
                 momentum = loss.spectrum_momentum if self._spectrum_started else 0.0
                 self.real_spectrum.lerp_(power_spectrum(lr), 1.0 - momentum)
                 self._spectrum_started = True
-            content = content + loss.spectrum_weight * spectrum_distance(lr_gen, self.real_spectrum)
+            distance = spectrum_distance(lr_gen, self.real_spectrum, loss.spectrum_normalize)
+            content = content + loss.spectrum_weight * distance
         return content
 
     @contextlib.contextmanager
