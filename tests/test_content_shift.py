@@ -145,7 +145,7 @@ def test_a_gap_set_draws_and_shifts_the_lr_population_and_keeps_its_ground_truth
     assert max(brightness.values()) <= min(source[p.name] for p in clean)
 
 
-def test_the_oracle_of_a_gap_set_trains_on_the_lr_population_and_the_naive_on_hr(tmp_path):
+def test_the_in_domain_oracle_of_a_gap_set_trains_on_the_lr_population(tmp_path):
     _gap_set(tmp_path)
     common = {
         "set_dir": tmp_path / "set",
@@ -157,9 +157,9 @@ def test_the_oracle_of_a_gap_set_trains_on_the_lr_population_and_the_naive_on_hr
         "batch_size": 4,
     }
     oracle = ControlledFaceDataModule(**common)
-    naive = ControlledFaceDataModule(**common, train_degradation="avgpool")
-    assert Path(oracle.hparams.hr_dir).name == "lr_clean"
-    assert Path(naive.hparams.hr_dir).name == "hr"
+    in_domain = ControlledFaceDataModule(**common, train_hr="lr_clean")
+    assert Path(oracle.hparams.hr_dir).name == "hr"
+    assert Path(in_domain.hparams.hr_dir).name == "lr_clean"
     common.pop("content_shift")
     with pytest.raises(UserError, match="train_hr=lr_clean needs a content_shift"):
         ControlledFaceDataModule(**common, train_hr="lr_clean")

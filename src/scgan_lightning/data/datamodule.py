@@ -277,9 +277,10 @@ class ControlledFaceDataModule(FaceDataModule):
     half instead: the naive baseline with ``avgpool``, the oracle with the true chain.
 
     ``content_shift`` (``data/content``) draws the LR half and the validation pairs from another
-    population than the HR half: the content-gap track. There the oracle (``degraded_hr`` with
-    the set's own chain) trains on that population's clean faces (``lr_clean/``), the ground
-    truth of the LR domain; ``train_hr`` names the folder explicitly (``hr`` or ``lr_clean``).
+    population than the HR half: the content-gap track. Its oracle trains, as on the no-gap
+    track, on the HR half (it knows the chain, not the LR faces' content); with
+    ``train_hr="lr_clean"`` it trains on the LR population's own clean faces instead: the
+    in-domain ceiling, which knows both.
     """
 
     def __init__(
@@ -293,19 +294,16 @@ class ControlledFaceDataModule(FaceDataModule):
         train_pairs: str = "unpaired",
         train_degradation: Any = None,
         content_shift: Any = None,
-        train_hr: str = "auto",
+        train_hr: str = "hr",
         **kwargs: Any,
     ) -> None:
         degradation, content_shift = plain(degradation), plain(content_shift)
         # Resolved here, in a local of this name: save_hyperparameters reads this frame too.
         train_degradation = plain(train_degradation)
-        oracle = train_degradation is None
         if train_degradation is None:
             train_degradation = degradation
-        if train_hr == "auto":
-            train_hr = CLEAN_LR_PART if oracle and content_shift is not None else "hr"
         if train_hr not in ("hr", CLEAN_LR_PART):
-            raise UserError(f"data.train_hr={train_hr!r}: choose auto, hr or {CLEAN_LR_PART}")
+            raise UserError(f"data.train_hr={train_hr!r}: choose hr or {CLEAN_LR_PART}")
         if train_hr == CLEAN_LR_PART and content_shift is None:
             raise UserError(f"data.train_hr={CLEAN_LR_PART} needs a content_shift set")
         self.set_dir = Path(set_dir)
