@@ -186,3 +186,27 @@ def test_hr_augmentation_changes_hr_faces_per_item_and_epoch_reproducibly():
         bool(torch.equal(dataset[(i, 1)]["hr"][0], dataset[(i, 1)]["hr"][1])) for i in range(6)
     ]
     assert later != greys  # drawn afresh each epoch
+
+
+def test_the_set_builder_command_builds_the_content_gap_track(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "set"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scgan_lightning.build_set",
+            f"sources=[{DEMO / 'hr_val'}]",
+            f"out={out}",
+            "val_count=16",
+            "degradation=avgpool",
+            "content_shift=grey",
+            f"paths.log_dir={tmp_path}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert read_manifest(out)["content_shift"] == "grey"
+    assert all(_is_grey(p) for p in list_images(out / "lr_clean"))

@@ -44,8 +44,9 @@ def methods(models: list[str], snapshot_dirs: list[Path]) -> dict:
     found = {"bicubic": bicubic(HR_SIZE), "bicubic_unsharp": unsharp_bicubic}
     paths = dict(item.split("=", 1) for item in models)
     for folder in snapshot_dirs:
+        run = folder.parent.name if folder.name == "restorers" else folder.name
         for path in sorted(folder.glob("iter_*.pt")):
-            paths[f"{folder.parent.name}@{path.stem[5:]}"] = str(path)
+            paths[f"{run}@{path.stem[5:]}"] = str(path)
     for name, path in paths.items():
         restorer = FaceRestorer.from_checkpoint(path, device="cpu", precision="32")
         found[name] = functools.partial(restorer.restore_faces)
