@@ -21,9 +21,11 @@ class LossWeights:
 
     Two restorer terms beyond the released step, both off at 0: ``clean_anchor`` weighs an L1
     of G_RLS(avgpool(HR)) to HR, so that a restorer trained for a blurrier real domain does not
-    harm clean inputs; ``real_lowpass_sigma`` (HR pixels) compares the real-LR term (G_RLS of
-    a real face against its bicubic) on the low band only, so that it keeps the face's tone and
-    colour without penalising the sharpening a real-world restorer must do.
+    harm clean inputs; ``real_lowpass_sigma`` (LR pixels) replaces the real-LR term's target
+    (G_RLS of a real face against its bicubic, full band) by the restoration shrunk back
+    (average pooling) against its input, both on the low band only: the face's tone and colour
+    are kept without penalising the sharpening a real-world restorer must do (the low-band
+    consistency measure, as a loss).
     """
 
     alpha: float = 1.0

@@ -240,9 +240,10 @@ class SCGANModule(RestorerTrainingModule):
         g_dhl = degrader_term(g_dhl_content, self.d_l1(show(out.lr_gen)), w_deg)
         forward = generator_term(out.hr_gen, hr, self.d_h1(out.hr_gen), w_rls)
         ups, restored = out.ups, out.hr_gen_r
-        if w.real_lowpass_sigma > 0:
-            ups = gaussian_lowpass(ups, w.real_lowpass_sigma)
-            restored = gaussian_lowpass(restored, w.real_lowpass_sigma)
+        if w.real_lowpass_sigma > 0:  # the restoration shrunk back, against its input
+            ups = gaussian_lowpass(lr, w.real_lowpass_sigma)
+            shrunk = F.avg_pool2d(out.hr_gen_r, self.hparams.scale)
+            restored = gaussian_lowpass(shrunk, w.real_lowpass_sigma)
         real = generator_term(ups, restored, self.d_h2(out.hr_gen_r), w_rls)
         g_dsl = degrader_term(content(out.lr_real_2, lr), self.d_l2(show(out.lr_real_2)), w_deg)
         losses = {
