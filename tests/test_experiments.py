@@ -163,6 +163,19 @@ CLAIMS: dict[str, dict[str, Any]] = {
         "trainer.max_steps": 1900,
         "trainer.precision": "auto",
     },
+    # MODEL_CARD "The bundled default": faces_scgan plus the content-gap track's findings.
+    "faces_real": {
+        "model.width": 0.25,
+        "data.lr_dir": "/faces/faces_lr_real/train",
+        "data.hr_augment": "wider_augment",
+        "model.degrader_loss.spectrum_normalize": True,
+        "model.loss.clean_anchor": 2.0,
+        "model.loss.real_lowpass_sigma": 1.0,
+        "model.loss.gamma": 1.0,
+        "model.pretrain_iterations": 300,
+        "trainer.max_steps": 1900,
+        "callbacks.restorer_checkpoint.snapshots": True,
+    },
 }
 SCGAN = "scgan_lightning.training.module.SCGANModule"
 SUPERVISED = "scgan_lightning.training.supervised.SupervisedRestorerModule"

@@ -27,6 +27,7 @@ EXPERIMENTS = [
     "faces_small",
     "faces_gan",
     "faces_scgan",
+    "faces_real",
     "bench_scgan",
     "bench_oracle",
 ]
