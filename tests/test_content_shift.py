@@ -209,4 +209,10 @@ def test_the_set_builder_command_builds_the_content_gap_track(tmp_path):
         capture_output=True,
     )
     assert read_manifest(out)["content_shift"] == "grey"
-    assert all(_is_grey(p) for p in list_images(out / "lr_clean"))
+    # The LR population carries the shift (a share of greyscale faces), the HR half does not,
+    # and the val ground truth is the shifted face its LR was made from.
+    assert any(_is_grey(p) for p in list_images(out / "lr_clean"))
+    assert not any(_is_grey(p) for p in list_images(out / "hr"))
+    assert [_is_grey(p) for p in list_images(out / "val" / "hr")] == [
+        _is_grey(p) for p in list_images(out / "val" / "lr")
+    ]
