@@ -1,5 +1,6 @@
 """The package's layers: no import cycle, nothing below ``cli`` imports it, the networks import
-nothing of the layers built on them. Read from the import statements of every module."""
+nothing of the layers built on them, data imports no training, and only the Lightning parts pull
+Lightning in. Read from the import statements of every module."""
 
 from __future__ import annotations
 
@@ -31,10 +32,16 @@ def _resolve(importer: str, node: ast.ImportFrom) -> str:
     return f"{package}.{node.module}" if node.module else package
 
 
-def _imports(name: str) -> set[str]:
-    """The project modules ``name`` imports, anywhere in it (functions included)."""
+def _import_nodes(name: str, top_level: bool) -> list[ast.stmt]:
+    tree = ast.parse(MODULES[name].read_text())
+    return list(tree.body) if top_level else list(ast.walk(tree))
+
+
+def _imports(name: str, top_level: bool = False) -> set[str]:
+    """The project modules ``name`` imports, anywhere in it (functions included), or only when
+    it is imported (``top_level``)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+    for node in _import_nodes(name, top_level):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -51,6 +58,7 @@ def _imports(name: str) -> set[str]:
 
 
 GRAPH = {name: _imports(name) for name in MODULES}
+AT_IMPORT = {name: _imports(name, top_level=True) for name in MODULES}
 
 
 def _cycle_from(start: str) -> list[str] | None:
@@ -90,3 +98,59 @@ def test_the_networks_import_nothing_built_on_them():
     nets = [n for n in MODULES if n.startswith("scgan_lightning.nets")]
     offenders = {n: t for n in nets for t in GRAPH[n] if t.startswith(forbidden)}
     assert not offenders
+
+
+def test_data_imports_no_layer_built_on_it():
+    upper = ("training", "inference", "evaluation", "cli")
+    forbidden = tuple(f"scgan_lightning.{layer}" for layer in upper)
+    data = [n for n in MODULES if n.startswith("scgan_lightning.data")]
+    offenders = {n: t for n in data for t in GRAPH[n] if t.startswith(forbidden)}
+    assert not offenders
+
+
+# The modules that are Lightning: training, the DataModules, the Lightning predict path and the
+# train command. Nothing else may import Lightning, or reach one of these, when it is imported:
+# predict, evaluate, report and export start without it (a few seconds of import time).
+LIGHTNING = ("scgan_lightning.training", "scgan_lightning.cli.train", "scgan_lightning.train")
+LIGHTNING_MODULES = {"scgan_lightning.data.datamodule", "scgan_lightning.inference.trainer"}
+
+
+def _is_lightning(name: str) -> bool:
+    return name.startswith(LIGHTNING) or name in LIGHTNING_MODULES
+
+
+def _imports_lightning_itself(name: str) -> bool:
+    for node in _import_nodes(name, top_level=True):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(
+            n.split(".")[0] in ("pytorch_lightning", "lightning", "lightning_fabric") for n in names
+        ):
+            return True
+    return False
+
+
+LIGHTNING_ITSELF = {name for name in MODULES if _imports_lightning_itself(name)}
+
+
+def _reaches_lightning(start: str) -> list[str] | None:
+    """A chain of import-time imports from ``start`` to a Lightning module, if there is one."""
+    stack, seen = [(start, [start])], {start}
+    while stack:
+        node, path = stack.pop()
+        if _is_lightning(node) or node in LIGHTNING_ITSELF:
+            return path
+        for target in AT_IMPORT[node] - seen:
+            seen.add(target)
+            stack.append((target, [*path, target]))
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if not _is_lightning(n)))
+def test_only_the_lightning_parts_import_lightning(name: str):
+    chain = _reaches_lightning(name)
+    assert chain is None, " -> ".join(chain or [])

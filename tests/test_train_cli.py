@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 
 from scgan_lightning.checkpoints import load_restorer
-from scgan_lightning.cli.common import check_targets
-from scgan_lightning.errors import UserError
 from tests.train_runs import (
     controlled_overrides,
     make_face_folders,
@@ -123,13 +120,3 @@ def test_resume_from_last_continues_and_matches_an_uninterrupted_run(folders, tm
     assert expected.keys() == got.keys()
     for key, value in expected.items():
         assert torch.equal(value, got[key]), key
-
-
-def test_a_config_naming_a_moved_class_is_told_its_new_path():
-    old, new = "scgan_lightning.module.SCGANModule", "scgan_lightning.training.module.SCGANModule"
-    with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=demo", f"model._target_={old}"])
-    with pytest.raises(UserError, match=rf"model\._target_={old} has moved: use {new}"):
-        check_targets(cfg)
-    with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
-        check_targets(compose("train", overrides=["experiment=demo"]))

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torchvision.utils import make_grid
 
 from scgan_lightning.errors import UserError
-from scgan_lightning.imaging import bicubic_upsample, list_images, read_face, save_png, to_uint8
+from scgan_lightning.grids import face_table, rows_of
+from scgan_lightning.imaging import bicubic_upsample, list_images, read_face, save_png
 from scgan_lightning.inference.restorer import FaceRestorer
 
 DEMO_FACES = Path(__file__).resolve().parents[1] / "data" / "demo" / "lr_test"
@@ -54,9 +54,7 @@ def main() -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    grid = make_grid(tiles, nrow=3 * args.per_row, padding=2, pad_value=1.0)
-    grid = F.interpolate(grid[None], scale_factor=args.zoom, mode="nearest")[0]
-    save_png(to_uint8(grid), args.output)
+    save_png(face_table(rows_of(tiles, 3 * args.per_row), zoom=args.zoom), args.output)
     print(f"{len(files)} faces -> {args.output}")
     return 0
 

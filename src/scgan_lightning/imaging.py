@@ -71,10 +71,12 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
-def to_uint8(tensor: torch.Tensor) -> np.ndarray:
-    """Tensor (3,H,W) in [-1, 1] -> uint8 array (H,W,3): ``(y + 1) * 127.5``, clamped, rounded."""
-    pixels = (tensor.detach().float().cpu() + 1.0) * 127.5
-    return pixels.clamp_(0, 255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Image(s) (..., 3, H, W) in [-1, 1] -> uint8 array (..., H, W, 3), as PIL and files hold
+    them: ``(y + 1) * 127.5``, clamped, rounded. The inverse of :func:`to_tensor` on 8-bit
+    images."""
+    pixels = (images.detach().float().cpu() + 1.0) * 127.5
+    return pixels.clamp_(0, 255).round_().to(torch.uint8).movedim(-3, -1).numpy()
 
 
 def jpeg_roundtrip(image: torch.Tensor, quality: int) -> torch.Tensor:

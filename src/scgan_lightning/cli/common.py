@@ -2,8 +2,8 @@
 
 ``task_wrapper`` wraps each Hydra task (a ``UserError`` becomes one line and exit status 2;
 W&B runs are closed even when the task fails, so the next multirun job opens its own),
-``extras`` runs before the task (the config tree, the resolved config file, moved
-``_target_``s), and ``cli`` answers a misspelt key with the closest valid one before Hydra runs.
+``extras`` runs before the task (the config tree, the resolved config file), and ``cli``
+answers a misspelt key with the closest valid one before Hydra runs.
 """
 
 from __future__ import annotations
@@ -92,41 +92,9 @@ def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], An
     return wrapper
 
 
-# Classes that moved in the restructure of issue 19: a user config naming the old path is
-# told the new one instead of getting Hydra's "Error locating target".
-MOVED_TARGETS = {
-    "scgan_lightning.module.SCGANModule": "scgan_lightning.training.module.SCGANModule",
-    **{
-        f"scgan_lightning.callbacks.{name}": f"scgan_lightning.training.callbacks.{name}"
-        for name in (
-            "ValidationGrid",
-            "RestorerCheckpoint",
-            "TrainingThroughput",
-            "LogParameterCounts",
-            "RankConsistencyCheck",
-        )
-    },
-    "scgan_lightning.preemption.CheckpointOnSignal": (
-        "scgan_lightning.training.preemption.CheckpointOnSignal"
-    ),
-}
-
-
-def check_targets(node: Any, path: str = "") -> None:
-    """Refuse a ``_target_`` that names a class by its old path, naming the new one."""
-    if isinstance(node, DictConfig):
-        target = node.get("_target_")
-        if target in MOVED_TARGETS:
-            where = f"{path}._target_" if path else "_target_"
-            raise UserError(f"{where}={target} has moved: use {MOVED_TARGETS[target]}")
-        for key in node:
-            check_targets(node._get_node(key), f"{path}.{key}" if path else str(key))
-
-
 def extras(cfg: DictConfig, order: tuple[str, ...] = ()) -> None:
-    """Before the task: refuse moved targets, print the config tree (``print_config``) and
-    write ``config_resolved.yaml`` into the run directory."""
-    check_targets(cfg)
+    """Before the task: print the config tree (``print_config``) and write
+    ``config_resolved.yaml`` into the run directory."""
     if cfg.get("print_config"):
         print_config_tree(cfg, order)
     save_resolved_config(cfg, f"{cfg.paths.output_dir}/config_resolved.yaml")

@@ -23,8 +23,6 @@ from torch.utils.data import DataLoader
 
 from ..checks import check_scale
 from ..errors import UserError
-from ..imaging import IMAGE_EXTENSIONS, list_images
-from ..training.preemption import ignore_preemption_signals
 from .content.registry import load_content_shift
 from .controlled import CLEAN_LR_PART, build_controlled_set
 from .datasets import (
@@ -38,10 +36,11 @@ from .datasets import (
 )
 from .degradation import describe, load_degradation
 from .device_set import DeviceFaceBatches
+from .folders import PathArg, folder_images
+from .workers import ignore_preemption_signals
 
 log = logging.getLogger(__name__)
 
-PathArg = str | os.PathLike | Sequence[str | os.PathLike]
 TRAIN_PAIRS = ("unpaired", "degraded_hr")
 
 
@@ -50,29 +49,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, DictConfig | ListConfig):
         return OmegaConf.to_container(value, resolve=True)
     return value
-
-
-def folder_images(key: str, value: PathArg) -> list[Path]:
-    """Image files under one folder or several (each sorted, in the order given).
-
-    Raises a one-line UserError naming ``key`` and the folder when one is missing or has no
-    images. Symbolic links to folders are not followed, so link loops cannot hang the listing.
-    """
-    folders = [value] if isinstance(value, str | os.PathLike) else list(value)
-    if not folders:
-        raise UserError(f"data.{key}: no folder given")
-    files: list[Path] = []
-    for folder in map(Path, folders):
-        if not folder.is_dir():
-            problem = "is not a folder" if folder.exists() else "folder not found"
-            raise UserError(f"data.{key}: {problem}: {folder}")
-        found = list_images(folder)
-        if not found:
-            raise UserError(
-                f"data.{key}: no image files ({' '.join(IMAGE_EXTENSIONS)}) in {folder}"
-            )
-        files += found
-    return files
 
 
 def _require(key: str, value: PathArg, count: int, needed: int, why: str) -> None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
+from ..imaging import to_uint8
 from .datasets import UnpairedFaceDataset
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float faces as decoded (``u8 / 127.5 - 1``) back to their uint8 values."""
-    return images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+def _uint8_nchw(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """Decoded [-1, 1] faces back to their 8-bit values, NCHW, on ``device``."""
+    return torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2).contiguous().to(device)
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -56,7 +57,7 @@ class DeviceFaceBatches(Dataset):
         hr = torch.stack([dataset.read_hr(i) for i in range(len(dataset.files))])
         lr = torch.stack([dataset.read_lr(i) for i in range(len(dataset.lr_files))])
         return cls(
-            to_uint8(hr).to(device), to_uint8(lr).to(device), batch_size, dataset.flip, dataset.seed
+            _uint8_nchw(hr, device), _uint8_nchw(lr, device), batch_size, dataset.flip, dataset.seed
         )
 
     @property

@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..data.datamodule import folder_images
 from ..data.datasets import PairedFolderDataset
+from ..data.folders import folder_images
+from ..grids import columns_grid
 from ..imaging import as_8bit
 from .paired import Restore, score_paired
 
@@ -74,14 +75,11 @@ def add_gap_closed(rows: dict[str, dict[str, float]], naive: str, oracle: str) -
 
 
 def pairs_grid(
-    methods: Mapping[str, Restore],
-    pairs: PairedFolderDataset,
-    faces: int,
-    grid: Callable[..., Image.Image],
+    methods: Mapping[str, Restore], pairs: PairedFolderDataset, faces: int
 ) -> Image.Image:
     """LR | each method (bicubic first) | HR, for the first ``faces`` validation pairs."""
     items = [pairs[i] for i in range(min(faces, len(pairs)))]
     lr = as_8bit(torch.stack([item["lr"] for item in items]))
     hr = torch.stack([item["hr"] for item in items])
     outputs = {name: as_8bit(restore(lr)) for name, restore in methods.items()}
-    return grid(lr, {**outputs, "HR": hr}, pairs.hr_size)
+    return columns_grid({"LR": lr, **outputs, "HR": hr})

@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..checkpoints import load_weights_file
+from ..colour import luma, rgb_to_ycbcr
 from ..errors import CheckpointError
+from ..grids import face_table
 from ..imaging import as_8bit, quantize
 from ..metrics.real_lr import gradient_energy
 from .benchmark import pair_tensors
@@ -28,7 +30,7 @@ _LAPLACE_DIFFERENCE = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -
 def noise_level(images: torch.Tensor) -> torch.Tensor:
     """Per-image noise sigma in grey levels (Immerkaer 1996: a mask that cancels smooth
     image structure, so what it leaves is mostly noise)."""
-    grey = (quantize(images).float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)
+    grey = luma(quantize(images).float())[:, 0]
     response = F.conv2d(grey[:, None], _LAPLACE_DIFFERENCE.view(1, 1, 3, 3)).abs()
     height, width = grey.shape[-2:]
     return response.flatten(1).sum(1) * math.sqrt(math.pi / 2) / (6 * (width - 2) * (height - 2))
@@ -36,11 +38,8 @@ def noise_level(images: torch.Tensor) -> torch.Tensor:
 
 def colourfulness(images: torch.Tensor) -> torch.Tensor:
     """Per-image mean chroma magnitude (Cb, Cr of BT.601, grey levels)."""
-    pixels = quantize(images).float()
-    r, g, b = pixels.unbind(1)
-    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
-    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
-    return torch.sqrt(cb**2 + cr**2).flatten(1).mean(1)
+    chroma = rgb_to_ycbcr(quantize(images).float())[:, 1:]
+    return chroma.pow(2).sum(1).sqrt().flatten(1).mean(1)
 
 
 def degradation_statistics(images: torch.Tensor) -> dict[str, float]:
@@ -96,10 +95,4 @@ def _noise_dim(degrader: torch.nn.Module) -> int:
 
 def view_grid(stack: torch.Tensor, per_row: int = 16, zoom: int = 4) -> Image.Image:
     """Three bands (avgpool | true | G_DHL), ``per_row`` faces each, pixels zoomed."""
-    from torchvision.utils import make_grid
-
-    count = min(stack.shape[1], per_row)
-    tiles = stack[:, :count].flatten(0, 1)
-    tiles = F.interpolate(tiles, scale_factor=zoom, mode="nearest")
-    grid = make_grid((tiles + 1) / 2, nrow=count, padding=2, pad_value=1.0)
-    return Image.fromarray((grid.permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy())
+    return face_table(stack[:, :per_row], zoom=zoom)

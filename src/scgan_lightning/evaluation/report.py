@@ -13,36 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ..errors import UserError
-from ..imaging import as_8bit, to_uint8
+from ..grids import columns_grid
+from ..imaging import as_8bit
 from ..inference.restorer import FaceRestorer
 from ..metrics.realism import DescriptorRealism
 from .benchmark import add_gap_closed, pairs_grid, score_pairs_dir
 from .faces import face_files, load_faces
 from .paired import BICUBIC, Restore, bicubic, make_pairs, score_paired
 from .unpaired import features, fid_scores, real_lr_scores, sharpness_reference
-
-
-def face_grid(lr: torch.Tensor, outputs: Mapping[str, torch.Tensor], hr_size: int) -> Image.Image:
-    """Rows of faces under a header: LR pixels (nearest) | each method's output."""
-    columns = {"LR": F.interpolate(lr, size=hr_size, mode="nearest"), **outputs}
-    gutter, header = 2, 12
-    cell = hr_size + gutter
-    canvas = np.full((header + len(lr) * cell, len(columns) * cell, 3), 255, dtype=np.uint8)
-    for col, images in enumerate(columns.values()):
-        for row, image in enumerate(images):
-            y, x = header + row * cell, col * cell
-            canvas[y : y + hr_size, x : x + hr_size] = to_uint8(image)
-    grid = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(grid)
-    for col, name in enumerate(columns):
-        draw.text((col * cell + 1, 0), name[: hr_size // 6], fill=(0, 0, 0))
-    return grid
 
 
 def _common_geometry(restorers: Mapping[str, FaceRestorer]) -> tuple[int, int]:
@@ -101,7 +83,7 @@ def build_report(
             rows[name].update(values)
         add_gap_closed(rows, *baselines)
         settings.update(pairs_dir=str(pairs_dir), pairs=len(pairs), baselines=list(baselines))
-        grids["pairs"] = pairs_grid(methods, pairs, grid_faces, face_grid)
+        grids["pairs"] = pairs_grid(methods, pairs, grid_faces)
     settings["degradations"] = list(degradations) if hr_dir is not None else []
     if hr_dir is not None:
         settings.update(hr_dir=str(hr_dir))
@@ -147,7 +129,7 @@ def build_report(
             rows[name].update(values)
     shown = lr[:grid_faces]
     outputs = {name: as_8bit(m(shown)) for name, m in methods.items()}
-    grids["real_lr"] = face_grid(shown, outputs, hr_size)
+    grids["real_lr"] = columns_grid({"LR": shown, **outputs})
     return {"settings": settings, "rows": rows}, grids
 
 

@@ -15,15 +15,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..colour import STUDIO_Y_OFFSET, STUDIO_Y_WEIGHTS
 from ..imaging import quantize
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_C1 = (0.01 * 255) ** 2
 SSIM_C2 = (0.03 * 255) ** 2
-# BT.601 luma of RGB in [0, 1], giving Y in [16, 235] (MATLAB rgb2ycbcr, BasicSR y_only).
-Y_WEIGHTS = (65.481, 128.553, 24.966)
-Y_OFFSET = 16.0
 
 
 def _prepare(img: np.ndarray, crop_border: int, test_y_channel: bool) -> np.ndarray:
@@ -47,7 +45,7 @@ def _check_pair(img1: np.ndarray, img2: np.ndarray, crop_border: int) -> None:
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
     """Luma Y (0-255 range) of an HWC RGB image in the 0-255 range."""
     rgb = np.asarray(img, dtype=np.float64) / 255.0
-    return rgb @ np.asarray(Y_WEIGHTS) + Y_OFFSET
+    return rgb @ np.asarray(STUDIO_Y_WEIGHTS) + STUDIO_Y_OFFSET
 
 
 def psnr(
@@ -106,8 +104,8 @@ def _prepare_tensor(images: torch.Tensor, crop_border: int, test_y_channel: bool
     if crop_border:
         x = x[..., crop_border:-crop_border, crop_border:-crop_border]
     if test_y_channel:
-        weights = x.new_tensor(Y_WEIGHTS).view(1, 3, 1, 1)
-        x = (x / 255.0 * weights).sum(dim=1, keepdim=True) + Y_OFFSET
+        weights = x.new_tensor(STUDIO_Y_WEIGHTS).view(1, 3, 1, 1)
+        x = (x / 255.0 * weights).sum(dim=1, keepdim=True) + STUDIO_Y_OFFSET
     return x
 
 

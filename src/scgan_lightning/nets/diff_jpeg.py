@@ -12,6 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..colour import rgb_to_ycbcr, ycbcr_to_rgb
+
 _LUMA = [
     [16, 11, 10, 16, 24, 40, 51, 61],
     [12, 12, 14, 19, 26, 58, 60, 55],
@@ -70,14 +72,10 @@ def _code_blocks(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
 def diff_jpeg(images: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     """JPEG-code (B,3,H,W) in [-1, 1] (H, W multiples of 16) at per-image ``quality`` (B,)
     in [1, 100]; returns the decoded images in [-1, 1]."""
-    pixels = (images + 1.0) * 127.5
-    r, g, b = pixels.unbind(1)
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
-    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
-    chroma = F.avg_pool2d(torch.stack([cb, cr], 1), 2)  # 4:2:0
-    y = _code_blocks(y[:, None] - 128.0, quality_table(LUMA_TABLE, quality))[:, 0] + 128.0
+    ycc = rgb_to_ycbcr((images + 1.0) * 127.5)
+    y = _code_blocks(ycc[:, :1] - 128.0, quality_table(LUMA_TABLE, quality)) + 128.0
+    chroma = F.avg_pool2d(ycc[:, 1:], 2)  # 4:2:0
     chroma = _code_blocks(chroma, quality_table(CHROMA_TABLE, quality))
-    cb, cr = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False).unbind(1)
-    rgb = torch.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], 1)
+    chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
+    rgb = ycbcr_to_rgb(torch.cat([y, chroma], 1))
     return (rgb / 127.5 - 1.0).clamp(-1.0, 1.0)

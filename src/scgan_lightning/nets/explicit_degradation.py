@@ -2,9 +2,9 @@
 
 The released G_DHL is an encoder to 4x4 and back: at the widths a CPU trains it neither
 keeps a face's content nor reaches the pixel level where noise and JPEG live, so the GAN
-that should teach it the LR domain moves its colours instead (docs/PILOT_CONTROLLED.md). This
-module gives G_DHL the form a camera degradation has, with every parameter learned by the
-same adversarial loss from unpaired LR faces:
+that should teach it the LR domain moves its colours instead (docs/BENCHMARK.md, "The
+recipe"). This module gives G_DHL the form a camera degradation has, with every parameter
+learned by the same adversarial loss from unpaired LR faces:
 
 - a blur: an anisotropic Gaussian (two sigmas and an angle, in HR pixels) for luma and one
   for chroma, convolved with the 4x4 box, so that at sigma -> 0 it is exactly avgpool, the
@@ -25,12 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..colour import rgb_to_ycbcr, ycbcr_to_rgb
 from .degrader import Degrader
 from .diff_jpeg import diff_jpeg
 
-_RGB_TO_YCC = torch.tensor(
-    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
-)
 _MIN_QUALITY, _QUALITY_RANGE = 5.0, 90.0
 
 
@@ -66,7 +64,6 @@ class ExplicitDegradation(nn.Module):
         p = ((jpeg_quality or 90.0) - _MIN_QUALITY) / _QUALITY_RANGE
         self.quality_logit = nn.Parameter(torch.tensor(math.log(p / (1 - p))))
         self.quality_log_spread = nn.Parameter(torch.tensor(-1.0))
-        self.register_buffer("rgb_to_ycc", _RGB_TO_YCC.clone(), persistent=False)
 
     def kernels(self) -> torch.Tensor:
         """(3,1,K,K): the luma kernel, then the chroma kernel twice; each sums to 1."""
@@ -84,7 +81,7 @@ class ExplicitDegradation(nn.Module):
         return _MIN_QUALITY + _QUALITY_RANGE * torch.sigmoid(logit)
 
     def forward(self, hr: torch.Tensor) -> torch.Tensor:
-        ycc = torch.einsum("ij,bjhw->bihw", self.rgb_to_ycc.to(hr), hr)
+        ycc = rgb_to_ycbcr(hr)
         kernel = self.kernels().to(hr)
         # Output pixel i then averages HR pixels [scale*i, scale*i + scale) at zero blur.
         before = self.radius + (self.scale - 1) // 2 - self.scale // 2
@@ -97,7 +94,7 @@ class ExplicitDegradation(nn.Module):
             + torch.exp(self.noise_log_spread).view(1, 3, 1, 1) * spread
         )
         low = low + sigma * torch.randn_like(low)
-        rgb = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(self.rgb_to_ycc).to(hr), low)
+        rgb = ycbcr_to_rgb(low)
         if self.jpeg:
             rgb = diff_jpeg(rgb, self.sample_quality(hr.shape[0], hr.device))
         return rgb.clamp(-1.0, 1.0)

@@ -10,24 +10,21 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
+from PIL import Image
 from pytorch_lightning.utilities import rank_zero_only
-from torchvision.utils import make_grid
 
 from ..atomic import write_text
 from ..checkpoints import save_restorer
-from ..imaging import save_png, to_uint8
+from ..grids import columns_grid
+from ..imaging import save_png
 
 log = logging.getLogger(__name__)
 
-
-def comparison_grid(lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-    """One row per face: LR upsampled (nearest, to show the real pixels) | SR | HR."""
-    lr_up = F.interpolate(lr.float(), size=hr.shape[-2:], mode="nearest")
-    rows = torch.stack([lr_up, sr.float(), hr.float()], dim=1).flatten(0, 1)
-    return make_grid(rows.cpu(), nrow=3, padding=2, pad_value=1.0)
+# Grid column -> the validation step's output it shows.
+GRID_COLUMNS = {"LR": "lr", "restored": "sr", "HR": "hr"}
 
 
 class ValidationGrid(pl.Callback):
@@ -44,22 +41,23 @@ class ValidationGrid(pl.Callback):
         if batch_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
             return
         n = self.num_faces
-        grid = comparison_grid(outputs["lr"][:n], outputs["sr"][:n], outputs["hr"][:n])
+        faces = {name: outputs[key][:n] for name, key in GRID_COLUMNS.items()}
+        grid = columns_grid(faces)
         path = (
             Path(trainer.default_root_dir) / self.dirname / f"val_{trainer.current_epoch:04d}.png"
         )
-        save_png(to_uint8(grid), path)
+        save_png(grid, path)
         self.last_path = path
         for logger in trainer.loggers:
             _send_image(logger, "val/grid", path, grid, pl_module.iteration)
 
 
-def _send_image(logger, key: str, path: Path, grid: torch.Tensor, step: int) -> None:
+def _send_image(logger, key: str, path: Path, grid: Image.Image, step: int) -> None:
     """Each logger kind has its own image call; CSV has none (the PNG file is the record)."""
     if hasattr(logger, "log_image"):  # W&B
         logger.log_image(key=key, images=[str(path)], step=None)
     elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
-        logger.experiment.add_image(key, (grid + 1) / 2, global_step=step)
+        logger.experiment.add_image(key, np.asarray(grid), global_step=step, dataformats="HWC")
 
 
 class RestorerCheckpoint(pl.Callback):

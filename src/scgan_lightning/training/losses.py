@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..colour import rgb_to_ycbcr
 from ..filters import gaussian_lowpass
 
 
@@ -105,11 +106,6 @@ def degrader_term(content: torch.Tensor, fake_scores: torch.Tensor, w: LossWeigh
     return w.alpha * content - w.beta * fake_scores.mean()
 
 
-_RGB_TO_YCC = torch.tensor(
-    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
-)
-
-
 def power_spectrum(images: torch.Tensor) -> torch.Tensor:
     """Mean power spectrum (3, h, w//2+1) of a batch's Y, Cb, Cr planes, image means removed.
 
@@ -117,7 +113,7 @@ def power_spectrum(images: torch.Tensor) -> torch.Tensor:
     block period, chroma cut by 4:2:0), and HR halves and LR halves drawn from one face pool
     share their content's spectrum, so matching it is a signal for the degradation alone.
     """
-    ycc = torch.einsum("ij,bjhw->bihw", _RGB_TO_YCC.to(images), images.float())
+    ycc = rgb_to_ycbcr(images.float())
     ycc = ycc - ycc.mean(dim=(2, 3), keepdim=True)
     return torch.fft.rfft2(ycc, norm="ortho").abs().pow(2).mean(0)
 

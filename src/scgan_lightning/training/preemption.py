@@ -1,53 +1,23 @@
-"""Preemption, in one place: save on SIGTERM/SIGUSR1, keep DataLoader workers out of the way.
+"""Preemption: save on SIGTERM/SIGUSR1 after the current batch, then stop.
 
 Schedulers (SLURM, Kubernetes, spot instances) send SIGTERM or SIGUSR1 to the whole process
-group shortly before killing a job. Three things must hold for the work since the last
-periodic checkpoint to survive:
-
-1. the main process saves ``last.ckpt`` after the current batch and stops (``CheckpointOnSignal``);
-2. DataLoader workers ignore both signals, or a worker killed by SIGTERM would crash the run
-   before the save (``ignore_preemption_signals``, the loaders' ``worker_init_fn``);
-3. because workers ignore SIGTERM, multiprocessing's exit handler (SIGTERM, then join) cannot
-   end a worker left mid-epoch, and the process would hang at exit; this module's exit handler
-   kills the daemonic children first (``kill_daemonic_children``).
+group shortly before killing a job. For the work since the last periodic checkpoint to
+survive, the main process saves ``last.ckpt`` and stops (``CheckpointOnSignal``), and the
+DataLoader workers stay out of the way (``data/workers.py``: they ignore both signals, and
+are killed at exit).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import multiprocessing
-import multiprocessing.util  # registers its exit handler now, so that ours runs before it
 import signal
 from pathlib import Path
 
 import pytorch_lightning as pl
 
+from ..data.workers import PREEMPTION_SIGNALS
+
 log = logging.getLogger(__name__)
-
-PREEMPTION_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
-
-
-def ignore_preemption_signals(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: the main process alone answers preemption signals."""
-    for sig in PREEMPTION_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-
-
-def kill_daemonic_children() -> None:
-    """Kill this process's daemonic children still running (DataLoader workers), at exit.
-
-    multiprocessing's own exit handler would send them SIGTERM, which they ignore, and then
-    wait for them forever; SIGKILL is what it meant.
-    """
-    for child in multiprocessing.active_children():
-        if child.daemon:
-            child.kill()
-            child.join()
-
-
-# atexit runs handlers last-in first-out: this one before multiprocessing.util's (imported above).
-atexit.register(kill_daemonic_children)
 
 
 class CheckpointOnSignal(pl.Callback):
