@@ -74,10 +74,8 @@ def test_report_scores_bicubic_and_each_model_and_draws_their_grid():
     assert report["rows"]["bicubic"]["consistency"] > 35
     assert 0.1 < report["rows"]["bicubic"]["sharpness"] < 1.0
     assert list(grids) == ["real_lr"]
-    assert grids["real_lr"].size == (
-        3 * 66,
-        12 + 4 * 66,
-    )  # LR | bicubic | tiny, four faces under a header
+    # LR | bicubic | tiny, four faces under a header, 2-pixel white gaps around each face
+    assert grids["real_lr"].size == (2 + 3 * 66, 12 + 2 + 4 * 66)
     table = report_markdown(report)
     assert table.count("\n| ") == 3 and "real LR: consistency (dB)" in table
 
