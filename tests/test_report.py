@@ -176,7 +176,7 @@ def test_pairs_add_the_benchmark_columns_the_gap_and_their_grid(tmp_path):
     if oracle > naive:  # two random networks: either may score higher
         assert rows["naive"]["pairs/gap_closed"] == 0 and rows["oracle"]["pairs/gap_closed"] == 1
         assert rows["scgan"]["pairs/gap_closed"] == 0  # the same weights as naive
-    # LR | bicubic | naive | oracle | scgan | HR, three faces under a header
-    assert grids["pairs"].size == (6 * 66, 12 + 3 * 66)
+    # LR | bicubic | naive | oracle | scgan | HR, three faces under a header, 2-pixel gaps
+    assert grids["pairs"].size == (2 + 6 * 66, 12 + 2 + 3 * 66)
     table = report_markdown(report)
     assert "gap closed" in table and "pairs: identity distance" in table
