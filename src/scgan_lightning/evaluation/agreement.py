@@ -46,6 +46,8 @@ CHECKS = (
     Check("realism_fd", "realism_fd_paired", False, False),
     Check("realism_kid", "realism_kid_paired", False, False),
     Check("sharpness_gap", "sharpness_gap_paired", False, False),
+    # Not a validation: whether a realism measure also tracks fidelity (it need not).
+    Check("realism_fd", "psnr", False, True),
 )
 
 
