@@ -28,6 +28,7 @@ from scgan_lightning.imaging import (
     resize,
     to_tensor,
 )
+from scgan_lightning.inference.models import BUNDLED_RESTORER
 from scgan_lightning.inference.restorer import FaceRestorer
 from scgan_lightning.metrics.fidelity import psnr_tensor, ssim_tensor
 from scgan_lightning.nets import Restorer
@@ -231,7 +232,7 @@ def test_cli_defaults_to_the_bundled_restorer(tmp_path, monkeypatch, capsys) -> 
     )
     assert code == 0, capsys.readouterr().err
     checkpoint = json.loads((out / "metrics.json").read_text())["checkpoint"]
-    assert checkpoint["path"] == "bundled scgan_faces_small.pt" and checkpoint["ema"]
+    assert checkpoint["path"] == f"bundled {BUNDLED_RESTORER}" and checkpoint["ema"]
 
 
 def test_cli_answers_an_unknown_key_with_the_closest_one(tmp_path, monkeypatch, capsys) -> None:

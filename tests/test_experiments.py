@@ -192,6 +192,7 @@ RECORDED = {
     "faces_small": "faces_small_training",
     "faces_gan": "faces_gan_training",
     "faces_scgan": "faces_scgan_training",
+    "faces_real": "faces_real_training",
 }
 ADDED_SINCE = {  # keys added after the runs, at defaults that give the behaviour they ran with
     "model.init_from",

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..checkpoints import LoadedRestorer, load_restorer
 from ..errors import UserError
 
-BUNDLED_RESTORER = "scgan_faces_small.pt"
+BUNDLED_RESTORER = "scgan_faces_real.pt"
 
 
 def load_model(ckpt_path: str | None) -> LoadedRestorer:
