@@ -82,6 +82,7 @@ def test_a_face_above_max_face_keeps_the_background_upsample(photo, engine):
     result = restorer.process_photo(Image.fromarray(photo))
     background = upscale(Image.fromarray(photo), 4)
     assert (result.found, result.restored, result.too_large) == (2, 1, 1)
+    assert result.left == [large.box] and result.faces[0].box == small.box
     big = np.s_[100 * 4 : 140 * 4, 200 * 4 : 240 * 4]
     assert np.array_equal(result.canvas[big], background[big])
     tiny = np.s_[40 * 4 : 56 * 4, 40 * 4 : 56 * 4]
@@ -89,6 +90,17 @@ def test_a_face_above_max_face_keeps_the_background_upsample(photo, engine):
     outside = np.ones(background.shape[:2], bool)
     outside[tiny[0], tiny[1]] = False
     assert np.array_equal(result.canvas[outside], background[outside])
+
+
+def test_with_photo_shares_the_network_and_keeps_the_detector_only_when_it_fits(engine):
+    base = FaceRestorer(engine.model, detector=FixedFaces([]))
+    same_detector = base.with_photo(PhotoOptions(max_face=11, feather=0.2))
+    other_detector = base.with_photo(PhotoOptions(min_face=4))
+    assert same_detector.engine is base.engine is other_detector.engine
+    assert same_detector.detector is base.detector and same_detector.photo.max_face == 11
+    assert isinstance(other_detector.detector, detect.YuNet)
+    assert other_detector.detector.min_face == 4
+    assert base.photo == PhotoOptions()
 
 
 def test_face_restorer_restores_pil_faces_as_it_restores_tensors(engine):

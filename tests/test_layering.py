@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "scgan_lightning"
-# ``python -m scgan_lightning.train`` etc.: the commands' entry modules, above every layer.
+# ``python -m scgan_lightning.train`` etc. and ``python -m scgan_lightning.app``: the commands'
+# entry modules, above every layer.
 COMMANDS = ("train", "predict", "evaluate", "report", "export", "build_set")
-ENTRY_SHIMS = {f"scgan_lightning.{name}" for name in COMMANDS}
+ENTRY_SHIMS = {f"scgan_lightning.{name}" for name in COMMANDS} | {"scgan_lightning.app.__main__"}
 
 
 def _module_name(path: Path) -> str:

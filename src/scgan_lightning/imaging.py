@@ -46,13 +46,17 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def read_rgb(path: str | os.PathLike) -> Image.Image:
-    """Decode ``path`` fully as an RGB image (first frame of an animation)."""
+def read_rgb(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
+    """Decode ``path`` fully as an RGB image (first frame of an animation).
+
+    ``max_pixels``: refuse larger images from their header, before decoding (a caller's own
+    limit, below the decompression-bomb one: a web app bounds its memory with it)."""
     path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                _check_pixels(path, image.size, max_pixels)
                 image.seek(0)
                 image.load()
                 return _to_rgb(image)
@@ -63,6 +67,15 @@ def read_rgb(path: str | os.PathLike) -> Image.Image:
     except (OSError, ValueError, SyntaxError, EOFError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ImageReadError(f"{path}: cannot read image ({reason})") from None
+
+
+def _check_pixels(path: Path, size: tuple[int, int], max_pixels: int | None) -> None:
+    width, height = size
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageReadError(
+            f"{path}: {width}x{height} is {width * height / 1e6:.3g} megapixels, over the "
+            f"limit of {max_pixels / 1e6:g} megapixels"
+        )
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:

@@ -40,22 +40,27 @@ class RestoredFace:
 
 @dataclass
 class PhotoResult:
-    """A restored photo (uint8 array, ``scale`` times larger) and what happened to its faces."""
+    """A restored photo (uint8 array, ``scale`` times larger) and what happened to its faces:
+    those restored, and the boxes of those ``left`` to the background (over ``max_face``)."""
 
     canvas: np.ndarray
     found: int
     faces: list[RestoredFace] = field(default_factory=list)
-    too_large: int = 0
+    left: list[Box] = field(default_factory=list)
 
     @property
     def restored(self) -> int:
         return len(self.faces)
 
+    @property
+    def too_large(self) -> int:
+        return len(self.left)
+
 
 def face_squares(
     faces: Sequence[Face], options: PhotoOptions, width: int, height: int
-) -> tuple[list[Box], int]:
-    """The squares to restore (faces of at most ``max_face`` px) and how many are left out."""
+) -> tuple[list[Box], list[Box]]:
+    """The squares to restore (faces of at most ``max_face`` px) and the boxes left out."""
     small = [f for f in faces if f.box.side <= options.max_face]
     squares = [geometry.face_square(f, options.margin, width, height) for f in small]
-    return squares, len(faces) - len(small)
+    return squares, [f.box for f in faces if f.box.side > options.max_face]

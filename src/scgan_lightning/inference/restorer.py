@@ -8,6 +8,7 @@ found, restored, pasted back into the 4x photo), with no files involved.
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import overload
 
@@ -110,6 +111,15 @@ class FaceRestorer:
             self._detector = make_detector(self.photo.detector, self.photo.min_face)
         return self._detector
 
+    def with_photo(self, photo: PhotoOptions) -> FaceRestorer:
+        """This restorer (the same network and run settings, nothing reloaded) with other
+        photo-mode options; the detector is kept when they name the same one."""
+        twin = copy.copy(self)
+        twin.photo = photo
+        same = (photo.detector, photo.min_face) == (self.photo.detector, self.photo.min_face)
+        twin._detector = self._detector if same else None
+        return twin
+
     @overload
     def restore_faces(self, images: torch.Tensor) -> torch.Tensor: ...
 
@@ -136,12 +146,12 @@ class FaceRestorer:
         return Image.fromarray(result.canvas), result.faces
 
     def process_photo(self, image: Image.Image) -> PhotoResult:
-        """``restore_photo`` with the counts a job reports: faces found, and those left to the
-        bicubic background because they are larger than ``photo.max_face``."""
+        """``restore_photo`` with what a job reports: faces found, and the boxes of those left
+        to the bicubic background because they are larger than ``photo.max_face``."""
         image = image.convert("RGB")
         found = self.detector(np.asarray(image))
-        squares, too_large = face_squares(found, self.photo, image.width, image.height)
-        result = PhotoResult(upscale(image, self.scale), len(found), [], too_large)
+        squares, left = face_squares(found, self.photo, image.width, image.height)
+        result = PhotoResult(upscale(image, self.scale), len(found), [], left)
         for start in range(0, len(squares), FACES_PER_CHUNK):
             chunk = squares[start : start + FACES_PER_CHUNK]
             lr = [resize(crop(image, square), self.lr_size) for square in chunk]
