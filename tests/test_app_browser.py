@@ -176,9 +176,12 @@ def _cli_line(photo: Path, output: Path) -> str:
 
 
 def _counts(text: str) -> tuple[int, int, int]:
-    found = re.search(r"(\d+) faces found, restored (\d+), left (\d+) larger than", text)
-    assert found, text
-    return int(found.group(1)), int(found.group(2)), int(found.group(3))
+    """Faces found, restored, left: from the page's ``N faces found, restored R, left M``
+    or the command's summary ``faces found: N, restored R, left M``."""
+    found = re.search(r"(\d+) faces found|faces found: (\d+)", text)
+    policy = re.search(r"restored (\d+), left (\d+) larger than", text)
+    assert found and policy, text
+    return int(found.group(1) or found.group(2)), int(policy.group(1)), int(policy.group(2))
 
 
 def test_the_page_loads_nothing_from_outside(server, tab):

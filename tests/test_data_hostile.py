@@ -23,7 +23,7 @@ from PIL import Image
 from scgan_lightning.data import FaceDataModule, UnpairedFaceDataset
 from scgan_lightning.data.datasets import scan_images
 from scgan_lightning.errors import UserError
-from scgan_lightning.imaging import IMAGE_EXTENSIONS, list_images
+from scgan_lightning.imaging import IMAGE_EXTENSIONS, ImageReadError, list_images, read_rgb
 from scgan_lightning.inference.face_mode import FaceFiles
 from scgan_lightning.inference.inputs import InputItem
 
@@ -119,6 +119,18 @@ def test_exif_orientation_is_applied_before_the_crop(tmp_path):
     top, bottom = hr[:, 4].mean(dim=1), hr[:, -5].mean(dim=1)
     assert top[0] > 0.8 and top[2] < -0.8
     assert bottom[2] > 0.8 and bottom[0] < -0.8
+
+
+def test_a_pixel_limit_refuses_an_image_from_its_header_before_decoding(tmp_path):
+    path = tmp_path / "wide.png"
+    path.write_bytes(png_header_only(3000, 2000))  # no pixel data: decoding it would fail
+    message = r"wide\.png: 3000x2000 is 6 megapixels, over the limit of 5 megapixels$"
+    with pytest.raises(ImageReadError, match=message):
+        read_rgb(path, max_pixels=5_000_000)
+    with pytest.raises(ImageReadError, match="cannot read image"):
+        read_rgb(path, max_pixels=6_000_000)
+    small = write_image(tmp_path / "small.png", (30, 20), 90)
+    assert read_rgb(small, max_pixels=600).size == (30, 20)
 
 
 def test_unicode_and_space_names_load(tmp_path):
