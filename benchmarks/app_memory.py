@@ -81,7 +81,7 @@ def restore_in_browser(url: str, photo: Path, screenshot: Path | None) -> tuple[
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.set_input_files("#photo-input input[type=file]", str(photo))
-        page.locator("#photo-input").get_by_text(photo.name).first.wait_for()
+        page.locator(f'#photo-input td.filename[aria-label="{photo.name}"]').wait_for()
         start = time.perf_counter()
         page.click("#photo-go")
         status = page.locator("#photo-status")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 
 from scgan_lightning.app import server
@@ -35,7 +36,9 @@ from scgan_lightning.nets import Restorer
 
 from .test_data_hostile import BAD_FILES, MODE_CASES, RED, encoded
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+CONF = ROOT / "src" / "scgan_lightning" / "conf"
 PHOTO = DEMO / "photo.jpg"  # 490x353 class photo; YuNet finds 69 faces, all under 15 px
 DEFAULTS = PhotoOptions()
 LIMIT = 4_000_000
@@ -245,7 +248,7 @@ def test_without_gradio_the_app_says_how_to_install_it(monkeypatch):
         server._import_page()
 
 
-def test_the_page_has_what_the_browser_tests_drive_and_stays_offline(handlers):
+def test_the_page_has_what_the_browser_tests_drive_at_the_cli_defaults_offline(handlers):
     from scgan_lightning.app.page import build_page
 
     page = build_page(handlers, None, 12, 4)
@@ -253,5 +256,9 @@ def test_the_page_has_what_the_browser_tests_drive_and_stays_offline(handlers):
     ids = {c["props"].get("elem_id") for c in config["components"]}
     assert {"photo-input", "photo-go", "photo-status", "photo-slider", "crops-go"} <= ids
     assert config["analytics_enabled"] is False
-    restorer = next(c for c in config["components"] if c["props"].get("elem_id") == "restorer")
-    assert restorer["props"]["value"] == "bundled: scgan_faces_small.pt"
+    by_id = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
+    assert by_id["restorer"]["value"] == "bundled: scgan_faces_small.pt"
+    cli = OmegaConf.load(CONF / "predict.yaml")  # scgan-predict's defaults
+    for key in ("max_face", "feather", "margin", "detector", "min_face"):
+        assert by_id[f"photo-{key.replace('_', '-')}"]["value"] == cli.photo[key], key
+    assert by_id["crops-downscale"]["value"] is cli.faces.allow_downscale

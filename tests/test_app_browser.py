@@ -2,7 +2,8 @@
 real Chromium (Debian's, ``apt-get install chromium``; Playwright's own browser download is
 not reachable), with every request that would leave this computer blocked and recorded.
 
-Marked ``browser``: ``python -m pytest -m browser`` runs them (CI does).
+Marked ``slow``: ``python -m pytest -m slow tests/test_app_browser.py`` runs them (CI runs
+every slow test).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .test_data_hostile import BAD_FILES, encoded, png_header_only
+from .test_data_hostile import BAD_FILES, MODE_CASES, encoded, png_header_only
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 # 1024x675 crowd: 339 faces, most of them at most 18 px (restored), 78 larger (left bicubic)
@@ -138,8 +139,8 @@ class Tab:
     def upload(self, target: str, *files: Path) -> None:
         """Choose files in an upload box and wait until the page holds them."""
         self.page.set_input_files(f"#{target} input[type=file]", [str(f) for f in files])
-        for path in files:
-            self.page.locator(f"#{target}").get_by_text(path.name).first.wait_for()
+        for path in files:  # the upload box lists each file it holds under its name
+            self.page.locator(f'#{target} td.filename[aria-label="{path.name}"]').wait_for()
 
     def restore_photo(self, photo: Path) -> str:
         """Upload ``photo``, press the button and return the status line once it answers."""
@@ -236,6 +237,24 @@ def test_bad_files_are_answered_on_the_page_and_the_server_goes_on(tab, tmp_path
         assert status.startswith(f"Not restored: {name}: ") and expected[name] in status
     tab.open()
     assert tab.restore_photo(DEMO / "photo.jpg").startswith("Restored. photo.jpg")
+
+
+def test_odd_modes_and_exif_rotation_are_restored_on_the_page(tab, tmp_path):
+    """Greyscale, alpha, 16-bit and CMYK come back as RGB photos; a photo stored sideways
+    is turned as its EXIF tag says before it is restored."""
+    odd = {name: data for name, data, *_ in MODE_CASES}
+    files = {name: odd[name] for name in ("grey.png", "rgba.png", "sixteen_bit.png", "cmyk.jpg")}
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise: 32 wide, 64 high
+    sideways = io.BytesIO()
+    Image.new("RGB", (64, 32), (200, 30, 30)).save(sideways, "JPEG", quality=95, exif=exif)
+    files["rotated.jpg"] = sideways.getvalue()
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        tab.open()
+        size = "32x64 -> 128x256" if name == "rotated.jpg" else "16x16 -> 64x64"
+        assert tab.restore_photo(path).startswith(f"Restored. {name}: {size};")
 
 
 def test_two_users_at_once_are_queued_and_both_finish(browser, server, tmp_path):

@@ -63,6 +63,7 @@ def _photo_options() -> list[gr.components.Component]:
             step=1,
             label="Restore faces up to this side, px (photo.max_face); larger ones keep the "
             "4x bicubic, which beats restoring them through the 16 px input",
+            elem_id="photo-max-face",
         )
         feather = gr.Slider(
             0,
@@ -70,6 +71,7 @@ def _photo_options() -> list[gr.components.Component]:
             value=defaults["feather"],
             step=0.05,
             label="Blend band when pasting back, fraction of the face (photo.feather)",
+            elem_id="photo-feather",
         )
         margin = gr.Slider(
             0,
@@ -77,9 +79,13 @@ def _photo_options() -> list[gr.components.Component]:
             value=defaults["margin"],
             step=0.05,
             label="Context around each face, fraction of its side (photo.margin)",
+            elem_id="photo-margin",
         )
         detector = gr.Radio(
-            list(DETECTORS), value=defaults["detector"], label="Face detector (photo.detector)"
+            list(DETECTORS),
+            value=defaults["detector"],
+            label="Face detector (photo.detector)",
+            elem_id="photo-detector",
         )
         min_face = gr.Slider(
             1,
@@ -87,6 +93,7 @@ def _photo_options() -> list[gr.components.Component]:
             value=defaults["min_face"],
             step=1,
             label="Smallest face reported, px (photo.min_face)",
+            elem_id="photo-min-face",
         )
     return [max_face, feather, margin, detector, min_face]
 
@@ -149,6 +156,7 @@ def _crops_tab(handlers: Handlers, choice: gr.Dropdown, path: gr.Textbox) -> Non
                 False,
                 label="Shrink crops larger than the model's input and restore them anyway "
                 "(faces.allow_downscale)",
+                elem_id="crops-downscale",
             )
             go = gr.Button("Restore crops", variant="primary", elem_id="crops-go")
         with gr.Column(scale=2):
