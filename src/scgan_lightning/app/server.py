@@ -9,6 +9,7 @@ the command runs.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import tempfile
@@ -102,6 +103,9 @@ def serve(settings: AppSettings) -> None:
         )
         signal.signal(signal.SIGTERM, _stop)
         _launch(blocks, settings)
+        # Torch, Gradio and the page live until exit: moved out of the collector's reach, they
+        # are not walked at every collection, nor for seconds by the last ones at shutdown.
+        gc.freeze()
         print(
             f"serving on {blocks.local_url} (uploads and results in {root}, removed on exit)",
             flush=True,
