@@ -90,8 +90,10 @@ def photo_args(ckpt: Path, **options) -> list:
 
 def test_the_packaged_restorers_are_offered_the_default_first(tmp_path):
     choices = bundled_choices()
-    assert choices[0] == "bundled: scgan_faces_small.pt"
+    assert choices == ["bundled: scgan_faces_real.pt", "bundled: scgan_faces_small.pt"]
     assert checkpoint_for(choices[0], "ignored") is None  # the bundled route of every command
+    other = Path(checkpoint_for(choices[1], "ignored"))
+    assert other.name == "scgan_faces_small.pt" and other.is_file()
     assert checkpoint_for(FILE_CHOICE, f" {tmp_path}/r.pt ") == str(tmp_path / "r.pt")
     with pytest.raises(UserError, match="give the path of a checkpoint file"):
         checkpoint_for(FILE_CHOICE, "  ")
@@ -257,7 +259,7 @@ def test_the_page_has_what_the_browser_tests_drive_at_the_cli_defaults_offline(h
     assert {"photo-input", "photo-go", "photo-status", "photo-slider", "crops-go"} <= ids
     assert config["analytics_enabled"] is False
     by_id = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
-    assert by_id["restorer"]["value"] == "bundled: scgan_faces_small.pt"
+    assert by_id["restorer"]["value"] == "bundled: scgan_faces_real.pt"
     cli = OmegaConf.load(CONF / "predict.yaml")  # scgan-predict's defaults
     for key in ("max_face", "feather", "margin", "detector", "min_face"):
         assert by_id[f"photo-{key.replace('_', '-')}"]["value"] == cli.photo[key], key
