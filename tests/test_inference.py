@@ -10,24 +10,30 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from PIL import Image
 
+from scgan_lightning.autotune import Settings, cache_path
 from scgan_lightning.cli.common import check_overrides
 from scgan_lightning.errors import UserError
 from scgan_lightning.imaging import to_tensor, to_uint8
-from scgan_lightning.inference import detect, geometry, tuning
+from scgan_lightning.inference import detect, geometry
+from scgan_lightning.inference import engine as engine_module
 from scgan_lightning.inference.detect import Box, Face
-from scgan_lightning.inference.engine import RestoreEngine, RunSettings
+from scgan_lightning.inference.engine import RestoreEngine
 from scgan_lightning.inference.options import PhotoOptions, option_keys
 from scgan_lightning.inference.photo_mode import upscale
 from scgan_lightning.inference.restorer import FaceRestorer
 from scgan_lightning.nets import Restorer
 
 PHOTO = Path(__file__).resolve().parents[1] / "data" / "demo" / "photo.jpg"
-F32, F32_CL = RunSettings("32", False), RunSettings("32", True)
-BF16, BF16_CL = RunSettings("bf16", False), RunSettings("bf16", True)
+F32, F32_CL = Settings("32", False), Settings("32", True)
+BF16, BF16_CL = Settings("bf16", False), Settings("bf16", True)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    """Timed choices go to a fresh cache per test, never the user's."""
+    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
 
 
 @pytest.fixture(scope="module")
@@ -130,67 +136,51 @@ def test_face_restorer_restores_a_photo_without_files(photo, engine):
     assert np.array_equal(pasted, np.asarray(crops[0].sr.resize((64, 64)))[30, 30])
 
 
-def test_fastest_never_picks_the_slower_setting():
-    # The Xeon of issue 12: bf16 slower than float32.
-    assert tuning.fastest({F32: 0.75, F32_CL: 0.047, BF16: 0.2, BF16_CL: 0.078}) == F32_CL
-    # bf16 faster, but by less than the margin: float32 (outputs exact, time within 10%).
-    assert tuning.fastest({F32: 0.1, BF16: 0.095}) == F32
-    # bf16 clearly faster (the EPYC measured earlier): bf16.
-    assert tuning.fastest({F32: 0.1, F32_CL: 0.08, BF16: 0.05, BF16_CL: 0.04}) == BF16_CL
-    assert tuning.fastest({F32: 0.1, F32_CL: 0.12}) == F32
-    assert tuning.fastest({BF16: 0.3}) == BF16
+def _faces(count: int, seed: int = 1) -> torch.Tensor:
+    return torch.rand(count, 3, 16, 16, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(0.001, 10), min_size=4, max_size=4))
-def test_the_choice_is_never_slower_than_float32(times):
-    timings = dict(zip((F32, F32_CL, BF16, BF16_CL), times, strict=True))
-    choice = tuning.fastest(timings)
-    assert timings[choice] <= min(times[:2])
-    assert timings[choice] <= min(times) / tuning.BF16_MARGIN
+def _model() -> Restorer:
+    torch.manual_seed(0)
+    return Restorer(width=0.125).eval()
 
 
-def test_choice_is_measured_once_then_read_from_the_cache(engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
-    injected = {F32: 0.5, F32_CL: 0.2, BF16: 0.9, BF16_CL: 0.6}
-    calls: list[RunSettings] = []
+def test_auto_settings_are_timed_on_the_batches_restored_not_when_built(monkeypatch):
+    cost = {F32: 0.5, F32_CL: 0.2, BF16_CL: 0.3}  # injected seconds per batch
+    clock = [0.0]
+    monkeypatch.setattr(engine_module.time, "perf_counter", lambda: clock[0])
+    run = engine_module.RestoreEngine._run
 
-    def timer(run: RunSettings) -> float:
-        calls.append(run)
-        return injected[run]
+    def timed_run(self, lr, settings):
+        clock[0] += cost[settings]
+        return run(self, lr, settings)
 
-    model, device = engine.model, torch.device("cpu")
-    assert tuning.choose_settings(model, device, "auto", "auto", 16, 4, timer) == F32_CL
-    assert sorted(calls, key=str) == sorted(injected, key=str)
-    cache = json.loads((tmp_path / tuning.CACHE_FILE).read_text())
-    (entry,) = cache.values()
-    assert entry["precision"] == "32" and entry["channels_last"] is True
-    assert entry["seconds"]["bf16 NCHW"] == 0.9
-    # Next time no timing runs: the cached choice is used.
-    monkeypatch.setattr(tuning, "time_settings", lambda *a: pytest.fail("measured again"))
-    assert tuning.choose_settings(model, device, "auto", "auto", 16, 4) == F32_CL
-    # Fixed settings are taken as given, with no timing and no cache lookup.
-    assert tuning.choose_settings(model, device, "bf16", False, 16, 4) == BF16
-    # A fixed precision with an automatic layout times the two layouts only.
-    calls.clear()
-    assert tuning.choose_settings(model, device, "32", "auto", 16, 4, timer) == F32_CL
-    assert set(calls) == {F32, F32_CL}
-
-
-def test_real_timing_returns_a_measured_candidate(engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
-    choice = tuning.choose_settings(engine.model, torch.device("cpu"), "32", "auto", 16, 2)
-    assert choice in (F32, F32_CL)
-    assert (tmp_path / tuning.CACHE_FILE).is_file()
+    monkeypatch.setattr(engine_module.RestoreEngine, "_run", timed_run)
+    model = _model()
+    restorer = FaceRestorer(model, precision="auto", channels_last="auto", batch_size=2)
+    assert clock[0] == 0.0 and not cache_path().exists()  # nothing ran, nothing written
+    lr = _faces(21)  # ten full batches and one partial
+    with torch.no_grad():
+        expected = _model()(lr)
+    restored = restorer.restore_faces(lr)
+    # Every batch is real work, whatever it ran under (bf16 within its rounding).
+    torch.testing.assert_close(restored, expected, atol=0.05, rtol=0)
+    assert restorer.engine.tuner is None and restorer.engine.settings == F32_CL
+    (entry,) = json.loads(cache_path().read_text()).values()
+    assert entry["settings"] == {"precision": "32", "channels_last": True, "adam_impl": None}
+    # The next restorer of this model reads the choice and times nothing.
+    again = FaceRestorer(model, precision="auto", channels_last="auto", batch_size=2)
+    assert again.engine.tuner is None and again.engine.settings == F32_CL
+    # Fixed settings are taken as given.
+    fixed = FaceRestorer(model, precision="bf16", channels_last=False, batch_size=2)
+    assert fixed.engine.tuner is None and fixed.engine.settings == BF16
 
 
-def test_an_unreadable_cache_is_measured_again(engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
-    (tmp_path / tuning.CACHE_FILE).write_text("{not json")
-    run = tuning.choose_settings(
-        engine.model, torch.device("cpu"), "auto", False, 16, 4, {F32: 1.0, BF16: 0.5}.get
-    )
-    assert run == BF16
+def test_real_timing_settles_on_a_candidate():
+    restorer = FaceRestorer(_model(), precision="32", channels_last="auto", batch_size=2)
+    restorer.restore_faces(_faces(12))
+    assert restorer.engine.settings in (F32, F32_CL) and restorer.engine.tuner is None
+    assert cache_path().is_file()
 
 
 def test_engine_batches_give_the_whole_batch_result(engine):

@@ -11,3 +11,8 @@ class CheckpointError(UserError):
 
 class DiskFullError(UserError):
     """A write that did not fit on its filesystem; the file it would have replaced is intact."""
+
+
+class ImageInputError(UserError, TypeError):
+    """An object given as an image that is not one of the kinds accepted (a wrong type, shape
+    or dtype)."""

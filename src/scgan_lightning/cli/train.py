@@ -15,10 +15,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from ..autotune import AUTO
 from ..errors import UserError
 from ..training.checkpoint_io import with_atomic_io
 from ..training.resume import check_resume
-from ..training.speed import AUTO, TRAINER_PRECISION_FOR_AUTO
+from ..training.speed import TRAINER_PRECISION_FOR_AUTO
 from .common import cli, extras, instantiate_group, task_wrapper
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     loggers = instantiate_group(cfg.get("logger"))
     precision = {}
     if str(cfg.trainer.get("precision")) == AUTO:
-        # The module chooses float32 or bf16 per phase by timing (training/speed.py).
+        # The module runs float32 or bf16 per phase, as timed (training/speed_tuning.py).
         model.use_auto_precision()
         precision = {"precision": TRAINER_PRECISION_FOR_AUTO}
     trainer = build_trainer(cfg, [*callbacks, last_validation], loggers, **precision)

@@ -1,30 +1,21 @@
 """The restore engine: the one place a batch of LR faces goes through the network.
 
-Device, precision (float32 or bf16 autocast) and memory layout (NCHW or channels-last) are
-fixed when the engine is built; ``restore`` splits any number of faces into batches.
+Device and batch size are fixed when the engine is built, and so are its settings (float32 or
+bf16 autocast, NCHW or channels-last), unless a ``Tuner`` is given: then the first full batches
+run under each candidate in turn while they are timed (they are real work: their faces come
+back restored), and every batch after under the choice. ``restore`` splits any number of faces
+into batches.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import time
 
 import torch
 from torch import nn
 
-PRECISIONS = ("32", "bf16")
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How the network runs: ``precision`` "32" or "bf16", and the memory layout."""
-
-    precision: str = "32"
-    channels_last: bool = False
-
-    def label(self) -> str:
-        layout = "channels-last" if self.channels_last else "NCHW"
-        return f"{'float32' if self.precision == '32' else 'bf16'} {layout}"
+from ..autotune import Settings, Tuner
 
 
 def restore_batch(
@@ -51,31 +42,52 @@ def restore_batch(
 
 
 class RestoreEngine:
-    """A restorer in eval mode on ``device`` with fixed run settings and batch size."""
+    """A restorer in eval mode on ``device`` with a batch size and run settings, fixed or
+    being chosen by ``tuner``."""
 
     def __init__(
         self,
         model: nn.Module,
         device: torch.device | str = "cpu",
-        settings: RunSettings | None = None,
+        settings: Settings | None = None,
         batch_size: int = 16,
         scale: int = 4,
+        tuner: Tuner | None = None,
     ) -> None:
-        self.settings = settings or RunSettings()
+        if tuner is not None and tuner.choice is not None:
+            settings, tuner = tuner.choice, None
+        self.tuner = tuner
         self.batch_size = batch_size
         self.scale = scale
         self.device = torch.device(device)
-        layout = torch.channels_last if self.settings.channels_last else torch.contiguous_format
-        self.model = model.to(self.device).eval().to(memory_format=layout)
+        self.model = model.to(self.device).eval()
+        self.settings = Settings()
+        self._use(settings or Settings(), force=True)
+
+    def _use(self, settings: Settings, force: bool = False) -> None:
+        """Run the next batches under ``settings`` (the model converted to its layout)."""
+        if force or settings.channels_last != self.settings.channels_last:
+            layout = torch.channels_last if settings.channels_last else torch.contiguous_format
+            self.model.to(memory_format=layout)
+        self.settings = settings
 
     def restore(self, lr: torch.Tensor) -> torch.Tensor:
         """SR of ``lr`` (N,3,h,w) in [-1, 1], float32 on the CPU, ``batch_size`` at a time."""
         if len(lr) == 0:
             return lr.new_empty(0, 3, lr.shape[-2] * self.scale, lr.shape[-1] * self.scale)
-        parts = [
-            restore_batch(
-                self.model, part, self.settings.precision, self.settings.channels_last
-            ).cpu()
-            for part in lr.split(self.batch_size)
-        ]
-        return torch.cat(parts)
+        return torch.cat([self._restore_part(part) for part in lr.split(self.batch_size)])
+
+    def _restore_part(self, lr: torch.Tensor) -> torch.Tensor:
+        if self.tuner is None:
+            return self._run(lr, self.settings)
+        self._use(self.tuner.current())
+        start = time.perf_counter()
+        sr = self._run(lr, self.settings)  # on the CPU: the device has finished
+        self.tuner.record(time.perf_counter() - start, len(lr))
+        if self.tuner.choice is not None:
+            self._use(self.tuner.choice)
+            self.tuner = None
+        return sr
+
+    def _run(self, lr: torch.Tensor, settings: Settings) -> torch.Tensor:
+        return restore_batch(self.model, lr, settings.precision, settings.channels_last).cpu()

@@ -151,7 +151,7 @@ class SCGANModule(RestorerTrainingModule):
     def training_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
         """One iteration of the current phase, in the phase's speed settings, then its logs."""
         opt_g, opt_d = self.optimizers()
-        with self._speed_for(self.phase, batch):
+        with self._step_context():
             losses, stepped_d = self._step(batch, opt_g, opt_d)
         return self._log_step(losses, batch["hr"].shape[0], opt_g, stepped_d)
 
@@ -180,15 +180,6 @@ class SCGANModule(RestorerTrainingModule):
 
         self._finish_step(d_ok & g_ok, g_ok)
         return {**d_losses, **g_losses}, opt_d
-
-    def plain_optimizers(self) -> list[torch.optim.Optimizer]:
-        return list(self.configure_optimizers()[0])
-
-    def probe_step(self, batch: dict, optimizers: list[torch.optim.Optimizer]) -> None:
-        """A step of the current phase; the iteration stays, so the phase does too."""
-        iteration = self.iteration
-        self._step(batch, *optimizers)
-        self.iteration = iteration
 
     def sample_noise(self, batch_size: int, device: torch.device) -> torch.Tensor:
         """The noise z that G_DHL and G_DSL read, one draw per batch (tests feed fixed z by
@@ -326,17 +317,12 @@ class SCGANModule(RestorerTrainingModule):
         """Backward and step; the update is kept only where the device flag returned is true.
 
         Under 16-mixed the gradient scaler skips steps with inf gradients itself and must see
-        every step to adapt its scale, so only the loss is checked there. A speed-probe copy
-        (``probe_step``) runs outside Lightning: plain autograd.
+        every step to adapt its scale, so only the loss is checked there.
         """
         optimizer.zero_grad(set_to_none=True)
-        outside = self._trainer is None
-        if outside:
-            loss.backward()
-        else:
-            self.manual_backward(loss)
+        self.manual_backward(loss)
         grads = []
-        if outside or not str(self.trainer.precision).startswith("16"):
+        if not str(self.trainer.precision).startswith("16"):
             grads = [
                 p.grad
                 for name in networks

@@ -9,26 +9,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
 
+from ..autotune import Requested, Settings
 from ..checkpoints import initial_states
 from ..errors import CheckpointError
 from ..imaging import as_8bit, bicubic_upsample
 from ..metrics.fidelity import paired_scores
 from ..nets import Restorer
 from .ema import make_ema_copy, update_ema, warmed_up_decay
-from .speed import (
-    Requested,
-    TrainSettings,
-    apply_adam,
-    apply_layout,
-    autocast,
-    choose,
-    untouched_rng,
-)
+from .speed import apply_adam, apply_layout, autocast
+from .speed_tuning import SpeedTuning
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +32,8 @@ class RestorerTrainingModule(pl.LightningModule):
     """Base: ``g_rls`` (and ``ema_rls``), ``iteration``, validation and checkpoint state.
 
     Subclasses build their networks, call :meth:`_init_speed` and :meth:`_init_restorer_side`
-    at the end of their ``__init__``, run each training step inside :meth:`_speed_for`, and
-    give the speed probe :meth:`probe_step` and :meth:`plain_optimizers`.
+    at the end of their ``__init__``, name the ``phase`` each step belongs to, and run each
+    training step inside :meth:`_step_context`.
     """
 
     g_rls: Restorer
@@ -84,16 +77,16 @@ class RestorerTrainingModule(pl.LightningModule):
     def _init_speed(self, channels_last: bool | str, adam_impl: str) -> None:
         """The configured layout and Adam (each maybe "auto"); the Trainer's precision."""
         self.requested_speed = Requested("trainer", channels_last, adam_impl)
-        self.speed_settings: dict[str, TrainSettings] = {}
+        self.speed_settings: dict[str, Settings] = {}  # each phase's choice, once made
         fixed_adam = "default" if adam_impl == "auto" else adam_impl
-        self._applied = TrainSettings("trainer", channels_last is True, fixed_adam)
+        self._applied = Settings("trainer", channels_last is True, fixed_adam)
         if channels_last is True:
             self.to(memory_format=torch.channels_last)
 
     def _init_compile(self, compile: bool | str, networks: tuple[str, ...]) -> None:
         """``model.compile``: ``torch.compile`` the forward of ``networks`` in place (their
         state-dict keys stay); true = mode "default". "reduce-overhead" replays CUDA graphs on a
-        GPU (each step is marked for it in :meth:`_speed_for`); on a CPU it is "default"."""
+        GPU (each step is marked for it in :meth:`_step_context`); on a CPU it is "default"."""
         mode = "default" if compile is True else (compile or None)
         if mode is not None and mode not in COMPILE_MODES:
             raise ValueError(f"model.compile must be false, true or one of {COMPILE_MODES}")
@@ -102,76 +95,35 @@ class RestorerTrainingModule(pl.LightningModule):
         self.compile_mode = mode
 
     def use_auto_precision(self) -> None:
-        """``trainer.precision=auto``: the Trainer runs 32-true and this module picks float32
-        or bf16 autocast per phase (``cli.train`` calls it)."""
+        """``trainer.precision=auto``: the Trainer runs 32-true and this module runs float32
+        or its own bf16 autocast, per phase, as ``SpeedTuning`` decides (``cli.train`` calls
+        it)."""
         self.requested_speed = dataclasses.replace(self.requested_speed, precision="auto")
 
-    def _speed_for(self, phase: str, batch: dict) -> contextlib.AbstractContextManager:
-        """Settle ``phase``'s settings (cached, or timed on this batch), switch the model and
-        optimisers to them if they differ from the current ones; the step runs inside the
-        returned context (autocast under precision "auto")."""
+    def configure_callbacks(self) -> list[pl.Callback]:
+        """Settings asked "auto" are timed on the run's first steps by ``SpeedTuning``."""
+        return [SpeedTuning()] if self.requested_speed.automatic else []
+
+    def apply_speed(self, settings: Settings) -> None:
+        """Run the next steps under ``settings``: the weights, Adam moments and inputs in its
+        layout, the optimisers in its Adam, the step in its autocast."""
+        if settings == self._applied:
+            return
+        optimizers = self._raw_optimizers()
+        apply_layout(self, optimizers, settings.channels_last)
+        apply_adam(optimizers, settings.adam_impl)
+        self._applied = settings
+
+    def _step_context(self) -> contextlib.AbstractContextManager:
+        """What a training step runs inside: the current settings' autocast (precision
+        "auto"); the step is marked for CUDA-graph replay under "reduce-overhead"."""
         if self.compile_mode == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()  # the last step's graph outputs are free
-        settings = self.speed_settings.get(phase)
-        if settings is None:
-            settings = self._choose_speed(phase, batch)
-            self.speed_settings[phase] = settings
-        if settings != self._applied:
-            optimizers = self._raw_optimizers()
-            apply_layout(self, optimizers, settings.channels_last)
-            apply_adam(optimizers, settings.adam_impl)
-            self._applied = settings
-        return autocast(settings, self.device)
-
-    def _choose_speed(self, phase: str, batch: dict) -> TrainSettings:
-        """Rank zero chooses (probing on this batch if the cache has no answer); every rank
-        takes its choice, so DDP replicas run alike."""
-        choice = None
-        if self.trainer.is_global_zero:
-            with untouched_rng(self.device):
-                choice = choose(
-                    self.requested_speed,
-                    self.device,
-                    self,
-                    batch["hr"].shape[0],
-                    phase,
-                    self._probe_builder(batch),
-                )
-        return self.trainer.strategy.broadcast(choice)
-
-    def _probe_builder(self, batch: dict) -> Callable:
-        """A fresh copy of this module per candidate (same weights, iteration and options,
-        its own optimisers), stepping on ``batch``; the real training state is not touched."""
-
-        def build(settings: TrainSettings):
-            copy = type(self)(**{**self.hparams, "init_from": None})
-            copy.load_state_dict(self.state_dict())
-            copy.iteration = self.iteration
-            copy.to(self.device).train()
-            optimizers = copy.plain_optimizers()
-            apply_layout(copy, optimizers, settings.channels_last)
-            apply_adam(optimizers, settings.adam_impl)
-            copy._applied = settings
-
-            def step() -> None:
-                with autocast(settings, self.device):
-                    copy.probe_step(batch, optimizers)
-
-            return copy, step
-
-        return build
+        return autocast(self._applied, self.device)
 
     def _raw_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers = self.optimizers(use_pl_optimizer=False)
         return list(optimizers) if isinstance(optimizers, list | tuple) else [optimizers]
-
-    def plain_optimizers(self) -> list[torch.optim.Optimizer]:
-        """The optimisers ``configure_optimizers`` makes, without schedulers (for the probe)."""
-        raise NotImplementedError
-
-    def probe_step(self, batch: dict, optimizers: list[torch.optim.Optimizer]) -> None:
-        """One training step outside Lightning, as the configured step does it (the probe)."""
-        raise NotImplementedError
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if self._applied.channels_last:

@@ -58,8 +58,13 @@ class SupervisedRestorerModule(RestorerTrainingModule):
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
+    @property
+    def phase(self) -> str:
+        """One kind of step throughout: one speed choice."""
+        return "supervised"
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        with self._speed_for("supervised", batch):
+        with self._step_context():
             loss = self._loss(batch)
         self.log("train/L1", loss.detach(), prog_bar=True, batch_size=batch["hr"].shape[0])
         return loss
@@ -67,18 +72,6 @@ class SupervisedRestorerModule(RestorerTrainingModule):
     def _loss(self, batch: dict) -> torch.Tensor:
         hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
         return F.l1_loss(self.g_rls(lr), hr)
-
-    def plain_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [self.configure_optimizers()["optimizer"]]
-
-    def probe_step(self, batch: dict, optimizers: list[torch.optim.Optimizer]) -> None:
-        """What Lightning's automatic optimisation does with the loss, then the EMA."""
-        (optimizer,) = optimizers
-        optimizer.zero_grad(set_to_none=True)
-        self._loss(batch).backward()
-        optimizer.step()
-        if self.ema_rls is not None:
-            self._update_ema()
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.ema_rls is not None:
