@@ -2,17 +2,20 @@
 """The automatic speed choices against the plain float32 NCHW loop, in one run, as ratios.
 
 Why one run: a ratio is only meaningful when both sides share the machine's state (load,
-thermal, other jobs), so every comparison here alternates its two sides in ABAB order.
+thermal, other jobs), so every comparison here alternates its sides (ABBA order).
 
 * Training, per phase (the degrader-only step and the full semi-cycled step), on the model
   of ``--experiment`` (the demo's by default) at ``--width``/``--batch``: ``SCGANModule`` with
-  ``trainer.precision=auto model.channels_last=auto model.adam_impl=auto`` (its probe runs on
-  its first step, against an empty cache, and is reported apart: seconds and step-equivalents)
-  against the same module in float32, NCHW, default Adam (the reference auto must beat by 5%).
-  Steps are timed by ``measure.StepTimer`` through a real ``pl.Trainer``; the fastest step of
-  each side counts (a starved step on a shared CPU cannot inflate it).
-* Prediction: ``predict(precision=auto, channels_last=auto)`` (probe included on its first run,
-  timed apart) against the batch-1 float32 NCHW loop, end to end on ``--faces`` faces.
+  ``trainer.precision=auto model.channels_last=auto model.adam_impl=auto`` against the same
+  module in float32, NCHW, default Adam (the reference auto must beat by ``autotune.MARGIN``).
+  The first auto run starts from an empty cache, so its first steps run the candidates in turn
+  while they are timed (``SpeedTuning``); what that costs is reported apart: those steps'
+  seconds against the same number of plain steps. The second auto run reads the cache. Steps
+  are timed by ``measuring.trainer_runs.StepTimer`` through a real ``pl.Trainer``; the fastest
+  step after tuning counts on each side (a starved step on a shared CPU cannot inflate it).
+* Prediction: ``predict(precision=auto, channels_last=auto)`` against ``predict`` in float32
+  NCHW at the same batch and the batch-1 float32 loop, end to end on ``--faces`` faces; auto's
+  first run (empty cache: its first batches run the candidates) is reported apart.
 
 ``--quick`` is a tiny setting that checks the script works (no meaningful figures).
 Usage (an idle machine):  python benchmarks/auto_speed.py --json auto_speed.json
@@ -36,16 +39,12 @@ import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from measure import (
-    DEFAULT_DATA,
-    SEED,
-    fit_module,
-    machine_description,
-    make_batches,
-    predict_baseline_loop,
-    predict_project,
-    prepare_predict,
-)
+from measuring.batches import DEFAULT_DATA, SEED, make_batches
+from measuring.machine import machine_description
+from measuring.predict_runs import predict_baseline_loop, predict_project, prepare_predict
+from measuring.trainer_runs import fit_module
+from scgan_lightning.autotune.tuner import ROUNDS
+from scgan_lightning.training.speed_tuning import SpeedTuning
 
 PHASES = ("degrader-only", "semi-cycled")
 PLAIN = {"channels_last": False, "adam_impl": "default"}
@@ -78,41 +77,49 @@ def build(model: dict[str, Any], phase: str, speed: dict[str, Any], auto_precisi
     return module
 
 
+def tuning_steps(module: Any, phase: str) -> int:
+    """How many steps of ``phase`` ran while its candidates were being timed."""
+    (tuning,) = [c for c in module.trainer.callbacks if isinstance(c, SpeedTuning)]
+    return tuning.tuners[phase].timed_units
+
+
 def train_phase(args: argparse.Namespace, model: dict[str, Any], phase: str) -> dict[str, Any]:
-    """Auto against plain in one phase: ``--rounds`` ABAB rounds of ``--steps`` steps each."""
-    batches = make_batches(min(args.steps + 1, 4), args.batch, args.data)
-    schedule = [batches[i % len(batches)] for i in range(args.steps + 1)]
-    times: dict[str, list[float]] = {"plain": [], "auto": []}
-    first_auto: list[float] = []
-    choice = None
-    for index in range(args.rounds):
-        order = ("plain", "auto") if index % 2 == 0 else ("auto", "plain")
-        for side in order:
-            module = build(model, phase, AUTO if side == "auto" else PLAIN, side == "auto")
-            timer = fit_module(module, schedule, "32-true")
-            times[side] += timer.times[1:]  # the first step builds kernels (and probes)
-            if side == "auto":
-                first_auto.append(timer.times[0])
-                choice = module.speed_settings[phase].label()
-    plain, auto = min(times["plain"]), min(times["auto"])
-    # The first auto run probed (empty cache); later ones read the cache: the difference of
-    # their first steps is the probe's cost.
-    probe_s = first_auto[0] - (min(first_auto[1:]) if len(first_auto) > 1 else auto)
+    """Auto against plain in one phase, in the order plain, auto (empty cache: it tunes), auto
+    (cached), plain; every run ``--steps`` steps after the longest tuning plan."""
+    steps = 3 * (1 + ROUNDS) + args.steps  # three candidates: a warm-up and the timed rounds
+    batches = make_batches(min(steps, 4), args.batch, args.data)
+    schedule = [batches[i % len(batches)] for i in range(steps)]
+    runs: dict[str, list[float]] = {}
+    choice, tuned = None, 0
+    for side in ("plain", "auto_first", "auto_cached", "plain_again"):
+        auto = side.startswith("auto")
+        module = build(model, phase, AUTO if auto else PLAIN, auto)
+        runs[side] = fit_module(module, schedule, "32-true").times
+        if side == "auto_first":
+            tuned = tuning_steps(module, phase)
+            choice = module.speed_settings[phase].label()
+    plain = min(runs["plain"][1:] + runs["plain_again"][1:])
+    settled = runs["auto_first"][tuned:] + runs["auto_cached"][1:]
+    auto = min(settled)
+    plain_window = runs["plain"][:tuned] + runs["plain_again"][:tuned]
     return {
         "phase": phase,
         "choice": choice,
         "plain_step_s": plain,
         "auto_step_s": auto,
         "speedup": plain / auto,
-        "probe_s": probe_s,
-        "probe_steps": probe_s / plain,
-        "steps_s": times,
+        "tuning_steps": tuned,
+        "tuning_s": sum(runs["auto_first"][:tuned]),
+        # The tuning steps against the same steps run plain (the mean of the two plain runs).
+        "tuning_vs_plain_s": sum(runs["auto_first"][:tuned]) - sum(plain_window) / 2,
+        "steps_s": runs,
     }
 
 
 def prediction(args: argparse.Namespace) -> dict[str, Any]:
-    """``predict`` auto (its first run probes) against ``predict`` in float32 NCHW at the same
-    batch (the ratio auto must not lose) and the batch-1 float32 loop, in rotating order."""
+    """``predict`` auto (its first run, on an empty cache, tunes on its first batches) against
+    ``predict`` in float32 NCHW at the same batch (the ratio auto must not lose) and the
+    batch-1 float32 loop, in rotating order."""
     sides = ("loop", "fp32", "auto")
     times: dict[str, list[float]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,13 +159,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"{a['batch']} ({a['rounds']} ABAB rounds of {a['steps']} timed steps, fastest step):",
         "",
         "| phase | auto chose | float32 NCHW s/step | auto s/step | auto vs plain | "
-        "probe s (steps) |",
-        "|---|---|---:|---:|---:|---:|",
+        "tuning steps | their s | vs as many plain steps |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["training"]:
         lines.append(
             f"| {r['phase']} | {r['choice']} | {r['plain_step_s']:.3f} | {r['auto_step_s']:.3f} "
-            f"| {r['speedup']:.2f}x | {r['probe_s']:.1f} ({r['probe_steps']:.1f}) |"
+            f"| {r['speedup']:.2f}x | {r['tuning_steps']} | {r['tuning_s']:.1f} "
+            f"| {r['tuning_vs_plain_s']:+.1f} s |"
         )
     p = report["prediction"]
     lines += [
@@ -166,7 +174,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Prediction, {p['faces']} faces end to end: predict float32 NCHW {p['fp32_s']:.2f} s, "
         f"predict auto {p['auto_s']:.2f} s (cached choice): **{p['speedup_vs_fp32']:.2f}x**; "
         f"the batch-1 float32 loop {p['loop_s']:.2f} s ({p['speedup']:.2f}x); auto's first "
-        f"run, probe included, {p['auto_first_run_s']:.2f} s.",
+        f"run, tuning on its first batches, {p['auto_first_run_s']:.2f} s.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -176,9 +184,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--experiment", default="demo")
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per side and round")
-    parser.add_argument("--rounds", type=int, default=2, help="ABAB rounds (>= 2: probe cost)")
-    parser.add_argument("--faces", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=3, help="steps per run after tuning")
+    parser.add_argument("--rounds", type=int, default=3, help="predict rounds (>= 2)")
+    parser.add_argument("--faces", type=int, default=256, help="enough batches to tune on")
     parser.add_argument("--predict-batch", type=int, default=16)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--json", type=Path)
@@ -186,7 +194,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.width, args.batch, args.steps, args.rounds = 0.0625, 2, 1, 2
-        args.faces, args.predict_batch = 4, 4
+        args.faces, args.predict_batch = 40, 4
     return args
 
 
@@ -199,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine_description(),
     }
     with tempfile.TemporaryDirectory() as cache:
-        os.environ["SCGAN_CACHE_DIR"] = cache  # every choice is probed afresh in this run
+        os.environ["SCGAN_CACHE_DIR"] = cache  # every choice is timed afresh in this run
         model = experiment_model(args)
         report["training"] = []
         for phase in PHASES:

@@ -18,12 +18,11 @@ Everything runs in one invocation so that every number shares the machine's stat
 
 ``--smoke`` is a tiny configuration for CI; ``--markdown PATH`` writes the tables into PATH
 between ``<!-- benchmark:begin -->`` and ``<!-- benchmark:end -->`` (hand-written text around
-the markers is kept). ``--choose-preset`` measures only the CPU training presets (fp32 NCHW,
-fp32 channels-last, bf16 channels-last) and prints the overrides of the fastest.
+the markers is kept).
 
 This file is the command line, the order of work and the report (markdown tables, the
-targets they are checked against, the marked block written into PERFORMANCE.md);
-``measure.py`` measures.
+targets they are checked against, the marked block written into PERFORMANCE.md); the
+``measuring`` package measures.
 """
 
 from __future__ import annotations
@@ -43,21 +42,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from measure import (
-    DEFAULT_DATA,
-    DEFAULT_VARIANTS,
-    PREDICT_VARIANTS,
-    SMOKE_VARIANTS,
-    VARIANTS,
-    conv_ceiling,
-    count_flops,
-    machine_description,
-    preset_overrides,
-    probe_presets,
-    run_predict,
-    run_variant,
-    training_fidelity,
-)
+from measuring.batches import DEFAULT_DATA
+from measuring.fidelity import training_fidelity
+from measuring.kernels import conv_ceiling, count_flops
+from measuring.machine import machine_description
+from measuring.predict_runs import PREDICT_VARIANTS, run_predict
+from measuring.variants import DEFAULT_VARIANTS, SMOKE_VARIANTS, VARIANTS, run_variant
 
 MARK_BEGIN, MARK_END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
 
@@ -364,29 +354,6 @@ def summarise_training(results: list[dict[str, Any]], batch: int) -> dict[str, A
     }
 
 
-def preset_choice(times: dict[str, list[float]], batch: int) -> tuple[str, str]:
-    """The fastest candidate by its fastest step, and a markdown table of all of them.
-
-    The fastest step, not the median: on a shared machine a round can be starved by other work
-    (seen here: 0.9 s steps in one round, 130 s in the other), and what the preset choice needs
-    is what each configuration does when it gets the CPU.
-    """
-    best_step = {name: min(steps) for name, steps in times.items()}
-    plain = best_step["fp32"]
-    best = min(best_step, key=best_step.get)
-    lines = [
-        "| preset | what | fastest step s | images/s | vs fp32 NCHW | median step s | steps s |",
-        "|---|---|---:|---:|---:|---:|---|",
-    ]
-    for name, fastest in best_step.items():
-        steps = ", ".join(f"{t:.2f}" for t in times[name])
-        lines.append(
-            f"| {name} | {VARIANTS[name].description} | {fastest:.3f} | {batch / fastest:.2f} | "
-            f"{plain / fastest:.2f}x | {statistics.median(times[name]):.3f} | {steps} |"
-        )
-    return best, "\n".join(lines) + "\n"
-
-
 def spawn_variant(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one variant in a fresh interpreter so its peak RSS is its own."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -512,12 +479,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--render", type=Path, help="measure nothing: print (and --markdown) a saved --json"
     )
-    parser.add_argument(
-        "--choose-preset",
-        action="store_true",
-        help="time only the CPU training presets at --width/--batch (--steps per round, "
-        "--repeats rounds, interleaved) and print the overrides of the fastest",
-    )
     parser.add_argument("--_variant", dest="variant", help=argparse.SUPPRESS)
     parser.add_argument("--_result", dest="result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -537,16 +498,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def choose_preset(args: argparse.Namespace) -> int:
-    """Print the CPU presets' step times and the training overrides of the fastest."""
-    log(f"CPU preset probe: width {args.width}, batch {args.batch}, {args.repeats} round(s)")
-    times = probe_presets(args.width, args.batch, args.steps, args.repeats, args.data)
-    best, table = preset_choice(times, args.batch)
-    print(table)
-    print(f"fastest here: {best}\n  python -m scgan_lightning.train ... {preset_overrides(best)}")
-    return 0
-
-
 def _quiet() -> None:
     """Lightning's advice about workers and loggers is noise in a benchmark's output."""
     warnings.filterwarnings("ignore")
@@ -563,8 +514,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run_variant(args.variant, args)
         args.result.write_text(json.dumps(result))
         return 0
-    if args.choose_preset:
-        return choose_preset(args)
     args.command = "python benchmarks/cpu.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.render:
         report = Report(**json.loads(args.render.read_text()))

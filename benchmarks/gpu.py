@@ -6,10 +6,10 @@ here and runs in one go (the default grid takes about 4 minutes on an H100/H200)
 result is appended to ``<out>/gpu_benchmark.jsonl`` the moment it exists, so a run cut short
 still leaves what it measured. ``<out>/gpu_benchmark.md`` is rewritten after every cell.
 
-Per cell (width, batch, path), all through ``measure.py``: the SCGAN module trained by a real
-``pl.Trainer`` on fixed random batches, ``--warmup`` untimed steps, then ``--steps`` timed ones
-between two ``torch.cuda.synchronize()`` calls (none per step), peak memory of those steps
-(``measure.peak_memory_mib``), and the host syncs one step makes, counted with
+Per cell (width, batch, path), all through the ``measuring`` package: the SCGAN module trained
+by a real ``pl.Trainer`` on fixed random batches, ``--warmup`` untimed steps, then ``--steps``
+timed ones between two ``torch.cuda.synchronize()`` calls (none per step), peak memory of those
+steps (``measuring.machine.peak_memory_mib``), and the host syncs one step makes, counted with
 ``torch.cuda.set_sync_debug_mode``. Paths:
 
 * ``eager``: bf16-mixed, NCHW, default Adam: the configuration measured at 273 img/s on an H200;
@@ -24,10 +24,11 @@ Usage on a lent GPU:  ``python benchmarks/gpu.py --out "$OUT"``.
 eager against the fast path (``FAST``: bf16, channels-last, fused Adam, the generators compiled
 with CUDA graphs, the face set on the device) through ``python -m scgan_lightning.train``
 itself, at widths 1.0 and 0.5 and batch 64 and 128, with images/s, peak memory and both paths'
-losses over the same 50 steps (``measure.RunTimer``, given to the command as a callback), then,
-in the time left, ``tools/gpu_train_recipe.py --experiment bench_scgan`` at width 0.5, whose
-restorer and metrics land in ``$OUT/recipe`` every 90 s. Its data is ``data/demo`` (in the
-working tree). ``--prepared --smoke`` runs the same plan on the CPU in a few minutes.
+losses over the same 50 steps (``measuring.trainer_runs.RunTimer``, given to the command as a
+callback), then, in the time left, ``tools/gpu_train_recipe.py --experiment bench_scgan`` at
+width 0.5, whose restorer and metrics land in ``$OUT/recipe`` every 90 s. Its data is
+``data/demo`` (in the working tree). ``--prepared --smoke`` runs the same plan on the CPU in a
+few minutes.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from measure import build_module, fit_module, machine_description, make_batches, peak_memory_mib
+from measuring.batches import make_batches
+from measuring.machine import machine_description, peak_memory_mib
+from measuring.trainer_runs import build_module, fit_module
 
 PATHS = {
     "eager": {"channels_last": False, "adam_impl": "default", "compile_mode": None},
@@ -103,7 +106,7 @@ def train_command(width: float, batch: int, path: str, result: Path, scratch: Pa
         "~callbacks.progress_bar",
         "~callbacks.model_checkpoint",
         "~callbacks.validation_grid",
-        "+callbacks.run_timer._target_=measure.RunTimer",
+        "+callbacks.run_timer._target_=measuring.trainer_runs.RunTimer",
         f"+callbacks.run_timer.path={result}",
         f"+callbacks.run_timer.warmup={warmup}",
         *(["trainer=cpu", "trainer.precision=32"] if smoke else ["trainer=gpu"]),

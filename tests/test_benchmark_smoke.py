@@ -1,5 +1,6 @@
 """The benchmarks run end to end at smoke scale: ``benchmarks/cpu.py --smoke`` (tables with
-ratios to a baseline), ``--choose-preset`` and ``benchmarks/gpu.py --smoke`` (on the CPU).
+ratios to a baseline), ``benchmarks/gpu.py --smoke`` (on the CPU), ``auto_speed.py --quick``
+and ``restorer_startup.py``.
 
 Why only a smoke run: the real benchmark takes tens of minutes at width 1.0; CI checks that every
 code path of it (subprocess variants, Trainer timing, predict, fidelity, markdown) still works.
@@ -59,18 +60,20 @@ def _run_script(name: str, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_choose_preset_times_the_three_cpu_presets_and_prints_the_fastest_overrides():
-    proc = _run_script(
-        "cpu.py", "--choose-preset", "--width", "0.0625", "--batch", "2", "--steps", "1"
-    )
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
-    # rows[0] is the header; the |---| separator does not start with "| "
-    assert {r.split(" | ")[0][2:] for r in rows[1:]} == {"fp32", "fp32_cl_fused", "bf16_cl_fused"}
-    assert "| 1.00x |" in next(r for r in rows if r.startswith("| fp32 |"))
-    match = re.search(
-        r"fastest here: (\w+)\n.*trainer\.precision=(\S+) model\.channels_last=", proc.stdout
-    )
-    assert match, proc.stdout
+def test_auto_speed_quick_reports_both_phases_and_prediction(tmp_path: Path):
+    proc = _run_script("auto_speed.py", "--quick", "--json", str(tmp_path / "auto.json"))
+    report = json.loads((tmp_path / "auto.json").read_text())
+    assert [r["phase"] for r in report["training"]] == ["degrader-only", "semi-cycled"]
+    assert all(r["tuning_steps"] >= 3 and r["plain_step_s"] > 0 for r in report["training"])
+    assert "| semi-cycled |" in proc.stdout and "Prediction, 40 faces" in proc.stdout
+
+
+@pytest.mark.slow
+def test_restorer_startup_times_a_fresh_process():
+    proc = _run_script("restorer_startup.py", "--repeats", "1", "--faces", "4")
+    assert "| import | from_checkpoint(None) |" in proc.stdout
+    row = proc.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"(\| [\d.]+ s ){4}\| \d+ \|", row), proc.stdout
 
 
 @pytest.mark.slow

@@ -60,6 +60,7 @@ class Tuner:
         self._warmup: dict[Settings, float] = {}
         self._best = {s: math.inf for s in self.options}
         self._given_up: dict[Settings, float] = {}
+        self.timed_units = 0  # units run while choosing (the work tuning touched)
         if len(options) > 1 and primary:
             labels = " / ".join(s.label() for s in options)
             if choice is not None:
@@ -88,6 +89,7 @@ class Tuner:
         if self.choice is not None or size != self.unit_size:
             return
         settings, timed = self._plan.popleft()
+        self.timed_units += 1
         if not timed:
             self._warmup[settings] = seconds
             if seconds > WARMUP_GIVE_UP * self._warmup[self.reference]:
@@ -125,4 +127,4 @@ class Tuner:
             else:
                 took = self._given_up[settings]
                 parts.append(f"{settings.label()} given up after a {took:.2f} s {self.unit}")
-        return "timed on real work: " + "; ".join(parts)
+        return f"timed on {self.timed_units} {self.unit}s of real work: " + "; ".join(parts)

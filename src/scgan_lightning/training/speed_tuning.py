@@ -32,22 +32,22 @@ class SpeedTuning(pl.Callback):
     the phase is being timed, then the choice (or the cached one from the start)."""
 
     def __init__(self) -> None:
-        self._tuners: dict[str, Tuner] = {}
+        self.tuners: dict[str, Tuner] = {}  # per phase; benchmarks read how long each tuned
         self._timing: tuple[str, float, int] | None = None
 
     def _tuner(self, trainer: pl.Trainer, pl_module: Any, phase: str, size: int) -> Tuner:
         """The phase's tuner; rank zero reads the cache and every rank takes its answer."""
-        if phase not in self._tuners:
+        if phase not in self.tuners:
             options = pl_module.requested_speed.candidates(pl_module.device)
             work = f"train, {phase} phase, batch {size}"
             key = cache_key(pl_module.device, pl_module, work, options)
             primary = trainer.is_global_zero
             choice = cached_choice(key, options) if primary and len(options) > 1 else None
             choice = trainer.strategy.broadcast(choice)
-            self._tuners[phase] = Tuner(
+            self.tuners[phase] = Tuner(
                 options, key, f"{phase} phase", "step", size, choice, primary=primary
             )
-        return self._tuners[phase]
+        return self.tuners[phase]
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: Any, batch: dict, batch_idx: int
@@ -69,7 +69,7 @@ class SpeedTuning(pl.Callback):
             return
         phase, start, size = self._timing
         _sync(pl_module.device)
-        tuner = self._tuners[phase]
+        tuner = self.tuners[phase]
         tuner.record(trainer.strategy.broadcast(time.perf_counter() - start), size)
         if tuner.choice is not None:
             pl_module.speed_settings[phase] = tuner.choice
