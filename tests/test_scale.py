@@ -35,6 +35,29 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical(folders, tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow
+def test_ddp_ranks_time_the_same_candidates_and_agree(folders, tmp_path):
+    """precision/layout/Adam "auto" under DDP: every rank runs rank zero's plan step by step,
+    so the replicas stay identical while the candidates are timed."""
+    run_train(
+        train_overrides(
+            folders,
+            tmp_path,
+            "trainer=ddp_cpu",
+            "trainer.precision=auto",
+            "model.channels_last=auto",
+            "model.adam_impl=auto",
+            "+callbacks.rank_check._target_=scgan_lightning.training.callbacks.RankConsistencyCheck",
+        ),
+        env={"SCGAN_CACHE_DIR": str(tmp_path / "empty_cache")},  # no earlier choice to reuse
+    )
+    (run,) = run_dirs(tmp_path)
+    report = json.loads((run / "rank_checksums.json").read_text())
+    assert report["world_size"] == 2 and report["identical"], report["checksums"]
+    log = "".join(p.read_text() for p in run.glob("*.log"))
+    assert "speed, semi-cycled phase: timing" in log
+
+
 def test_multirun_refuses_ddp_at_once(folders, tmp_path):
     with pytest.raises(AssertionError, match="multirun sweeps cannot launch DDP"):
         run_train(train_overrides(folders, tmp_path, "trainer=ddp_cpu", "seed=1,2"), multirun=True)

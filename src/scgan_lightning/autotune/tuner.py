@@ -31,6 +31,10 @@ GIVE_UP = 1.5
 ROUNDS = 2  # timed units per candidate
 
 
+def _plural(unit: str) -> str:
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x")) else "s")
+
+
 class Tuner:
     """The plan of one piece of work (a training phase, a restorer's batches): which setting
     the next unit runs under, and, once every candidate has been timed, the choice.
@@ -66,7 +70,7 @@ class Tuner:
             if choice is not None:
                 log.info("speed, %s: %s (cached in %s)", name, choice.label(), cache_path())
             else:
-                log.info("speed, %s: timing %s on its first %ss", name, labels, unit)
+                log.info("speed, %s: timing %s on its first %s", name, labels, _plural(unit))
 
     @classmethod
     def from_cache(
@@ -127,4 +131,5 @@ class Tuner:
             else:
                 took = self._given_up[settings]
                 parts.append(f"{settings.label()} given up after a {took:.2f} s {self.unit}")
-        return f"timed on {self.timed_units} {self.unit}s of real work: " + "; ".join(parts)
+        units = f"{self.timed_units} {_plural(self.unit)}"
+        return f"timed on {units} of real work: " + "; ".join(parts)
