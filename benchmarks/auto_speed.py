@@ -156,7 +156,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['wall_s'] / 60:.1f} min.",
         "",
         f"Training, experiment={a['experiment']} model at width {a['width']}, batch "
-        f"{a['batch']} ({a['rounds']} ABAB rounds of {a['steps']} timed steps, fastest step):",
+        f"{a['batch']} (runs plain, auto tuning, auto cached, plain, each {a['steps']} steps "
+        "past the tuning plan; the fastest step of each side):",
         "",
         "| phase | auto chose | float32 NCHW s/step | auto s/step | auto vs plain | "
         "tuning steps | their s | vs as many plain steps |",
