@@ -47,6 +47,8 @@ def test_training_and_restoring_draw_from_one_set_of_candidates():
         Settings("bf16", True),
     ]
     assert Requested("bf16", False).candidates(CPU) == [Settings("bf16", False)]
+    # `precision=32` on a Hydra command line or in YAML arrives as an int.
+    assert Requested(32, False).candidates(CPU) == [Settings("32", False)]  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="channels_last"):
         Requested("auto", "sometimes")
     with pytest.raises(ValueError, match="adam_impl"):

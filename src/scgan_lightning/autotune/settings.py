@@ -49,6 +49,8 @@ class Requested:
     adam_impl: str | None = None
 
     def __post_init__(self) -> None:
+        # Hydra and YAML give `precision=32` as an int; the settings compare strings.
+        object.__setattr__(self, "precision", str(self.precision))
         if self.precision not in (*PRECISIONS, AUTO):
             raise ValueError(f"precision must be 32, bf16 or auto, got {self.precision!r}")
         if self.channels_last not in (True, False, AUTO):
