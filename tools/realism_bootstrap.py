@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from scgan_lightning.errors import UserError
+from scgan_lightning.evaluation.agreement import restored_8bit
 from scgan_lightning.evaluation.faces import face_files, load_faces
 from scgan_lightning.imaging import as_8bit
 from scgan_lightning.inference import FaceRestorer
@@ -29,7 +30,7 @@ from scgan_lightning.metrics.realism import DescriptorRealism
 
 def restored_descriptors(path: str, lr: torch.Tensor, realism: DescriptorRealism) -> torch.Tensor:
     restorer = FaceRestorer.from_checkpoint(path, device="cpu", precision="32")
-    restored = torch.cat([as_8bit(restorer.restore_faces(chunk)) for chunk in lr.split(64)])
+    restored = restored_8bit(restorer.restore_faces, lr, batch_size=64)
     return realism.features(restored.split(64))
 
 

@@ -51,7 +51,8 @@ CHECKS = (
 )
 
 
-def _restored(restore: Restore, lr: torch.Tensor, batch_size: int) -> torch.Tensor:
+def restored_8bit(restore: Restore, lr: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The restored faces in batches, as the 8-bit images a user would save."""
     return torch.cat([as_8bit(restore(chunk)) for chunk in lr.split(batch_size)])
 
 
@@ -83,7 +84,7 @@ def score_set(
         descriptors["paired"] = realism.features(hr.split(batch_size))
     rows = {}
     for name, restore in methods.items():
-        sr = _restored(restore, lr, batch_size)
+        sr = restored_8bit(restore, lr, batch_size)
         truth = paired_scores(sr, hr, 0, False)
         row = {
             "psnr": float(truth["psnr"].mean()),
