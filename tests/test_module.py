@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -256,20 +254,6 @@ def test_a_run_resumed_at_the_end_of_its_budget_trains_no_further():
     before = _weights(module)
     _fit(module, random_batches(2), max_epochs=3)
     assert module.iteration == 2 and _unchanged(before, module)
-
-
-def test_the_cosine_schedule_moves_every_iteration():
-    eta_min, lr, t_max = 1e-5, 1e-3, 8
-    module = scgan_module(
-        WIDTH,
-        optimiser={"lr": lr},
-        schedule={"t_max": t_max, "eta_min": eta_min},
-        stages={"pretrain": 1, "semi_cycled": 4},
-    )
-    _fit(module, random_batches(5))
-    expected = eta_min + (lr - eta_min) * (1 + math.cos(math.pi * 5 / t_max)) / 2
-    for optimizer in module.trainer.optimizers:
-        assert optimizer.param_groups[0]["lr"] == pytest.approx(expected)
 
 
 def test_an_unknown_setting_of_a_group_names_the_closest_one():

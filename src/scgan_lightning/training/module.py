@@ -42,7 +42,7 @@ from .step_guard import StepGuard
 log = logging.getLogger(__name__)
 
 # The released cosine: a period of 10 epochs (recipe.RELEASED_EPOCH).
-RELEASED_SCHEDULE = Schedule(t_max=10 * RELEASED_EPOCH)
+RELEASED_SCHEDULE = Schedule(t_max=10 * RELEASED_EPOCH, every=RELEASED_EPOCH)
 GENERATORS = ("g_dhl", "g_rls", "g_dsl")
 DISCRIMINATORS = ("d_l1", "d_l2", "d_h1", "d_h2")
 
@@ -152,7 +152,7 @@ class SCGANModule(RestorerTrainingModule):
     # ----------------------------------------------------------------- optimisers
     def configure_optimizers(self):
         """One Adam over the generators, one over the discriminators; a cosine schedule for
-        each, stepped once an iteration (``training_step``)."""
+        each, stepped by ``training_step``."""
         opt = self.optimiser
         adam_kwargs: dict[str, Any] = {
             "lr": opt.lr,
@@ -413,6 +413,8 @@ class SCGANModule(RestorerTrainingModule):
         self.guard.check(self.iteration)
 
     def _step_schedules(self) -> None:
+        if not self._rate_moves_after(self.iteration):
+            return
         with warnings.catch_warnings():
             # In the pre-training stage the discriminators' optimiser has not stepped yet; its
             # schedule still counts iterations from the start of the run, as intended, so

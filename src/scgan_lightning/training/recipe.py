@@ -18,8 +18,8 @@ from ..errors import UserError
 
 Group = TypeVar("Group")
 
-# The released train.py counts epochs: 200 of them, the cosine's period 10. In iterations at the
-# paper's scale (about 180k HR faces at batch 64) an epoch is about 2,800.
+# The released train.py counts epochs: 200 of them, the cosine's period 10, its rate moved once an
+# epoch. In iterations at the paper's scale (about 180k HR faces at batch 64) an epoch is 2,800.
 RELEASED_EPOCH = 2_800
 
 
@@ -36,12 +36,31 @@ class Optimiser:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Cosine annealing of every learning rate, stepped once an iteration: from the rate at
-    iteration 0 to ``eta_min`` at iteration ``t_max`` (None: the run's last iteration), and
-    back up after it, as torch's ``CosineAnnealingLR``."""
+    """Cosine annealing of every learning rate, as torch's ``CosineAnnealingLR``: from the rate
+    at iteration 0 to ``eta_min`` at iteration ``t_max`` (None: the run's last iteration), and
+    back up after it. The rate moves once every ``every`` iterations and holds between: 1 for
+    a smooth cosine, an epoch's iterations for the released code's once-an-epoch staircase."""
 
     t_max: int | None = None
     eta_min: float = 1e-5
+    every: int = 1
+
+    def steps(self, budget: int | None) -> int:
+        """The cosine's half-period in moves of the rate: ``t_max`` (or ``budget``) over
+        ``every``. A given ``t_max`` must be a whole number of moves; the budget is rounded up,
+        so the rate reaches ``eta_min`` at the run's end or just after it."""
+        if self.every < 1:
+            raise UserError(f"model.schedule.every must be at least 1, got {self.every}")
+        if self.t_max is not None:
+            if self.t_max % self.every:
+                raise UserError(
+                    f"model.schedule.t_max ({self.t_max}) must be a multiple of "
+                    f"model.schedule.every ({self.every})"
+                )
+            return self.t_max // self.every
+        if budget is None:
+            raise UserError("model.schedule.t_max: give the cosine's length in iterations")
+        return max(1, -(-budget // self.every))
 
 
 @dataclass(frozen=True)

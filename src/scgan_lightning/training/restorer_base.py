@@ -16,7 +16,7 @@ from torch import nn
 
 from ..autotune import Requested, Settings
 from ..checkpoints import initial_states
-from ..errors import CheckpointError, UserError
+from ..errors import CheckpointError
 from ..imaging import as_8bit, bicubic_upsample
 from ..metrics.fidelity import paired_scores
 from .ema import make_ema_copy, update_ema, warmed_up_decay
@@ -83,13 +83,17 @@ class RestorerTrainingModule(pl.LightningModule):
         raise NotImplementedError
 
     def cosine(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-        """``schedule`` for ``optimizer``, over the budget unless ``schedule.t_max`` is set."""
-        t_max = self.schedule.t_max or self.budget
-        if t_max is None:
-            raise UserError("model.schedule.t_max: give the cosine's length in iterations")
+        """``schedule`` for ``optimizer``, over the budget unless ``schedule.t_max`` is set; it
+        is stepped once every ``schedule.every`` iterations."""
         return torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=t_max, eta_min=self.schedule.eta_min
+            optimizer, T_max=self.schedule.steps(self.budget), eta_min=self.schedule.eta_min
         )
+
+    def _rate_moves_after(self, iterations_done: int) -> bool:
+        """Whether the learning rates move once ``iterations_done`` iterations are done:
+        every ``schedule.every``, counted from the run's start, so a resumed run moves them
+        where an unbroken one would."""
+        return iterations_done % self.schedule.every == 0
 
     def _advance(self) -> None:
         """One iteration done; at the end of the budget, the run stops after this batch (and

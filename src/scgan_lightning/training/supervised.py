@@ -28,7 +28,7 @@ DEFAULT_EMA = EMA(decay=0.999, warmup=True)
 
 class SupervisedRestorerModule(RestorerTrainingModule):
     """L1 regression of HR from paired LR for ``iterations`` batches; Adam with a cosine
-    schedule stepped once an iteration. ``net`` is the restorer's spec (``networks.py``)."""
+    schedule stepped by Lightning. ``net`` is the restorer's spec (``networks.py``)."""
 
     def __init__(
         self,
@@ -97,6 +97,12 @@ class SupervisedRestorerModule(RestorerTrainingModule):
     def _loss(self, batch: dict) -> torch.Tensor:
         hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
         return F.l1_loss(self.g_rls(lr), hr)
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        """Lightning asks after every batch, before ``on_train_batch_end`` counts it; the rate
+        moves once every ``schedule.every`` iterations counted from the run's start."""
+        if self._rate_moves_after(self.iteration + 1):
+            scheduler.step()
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.ema_rls is not None:
