@@ -56,11 +56,10 @@ def experiment_model(args: argparse.Namespace) -> dict[str, Any]:
     with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={args.experiment}", "paths.root_dir=."])
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    scale = args.width / model["width"]
-    for key in ("degrader_width", "discriminator_width"):
-        if model.get(key):
-            model[key] *= scale
-    model["width"] = args.width
+    scale = args.width / model["net"]["width"]
+    for key in ("degrader", "discriminator"):
+        model[key]["width"] *= scale
+    model["net"]["width"] = args.width
     if scale != 1.0:
         model["init_from"] = None  # the bundled restorer has the experiment's width
     return model
@@ -69,9 +68,9 @@ def experiment_model(args: argparse.Namespace) -> dict[str, Any]:
 def build(model: dict[str, Any], phase: str, speed: dict[str, Any], auto_precision: bool):
     torch.manual_seed(SEED)
     pretrain = 10**9 if phase == "degrader-only" else 0
-    module = hydra.utils.instantiate(
-        {**model, **speed, "pretrain_iterations": pretrain, "content_warmup_iterations": 0}
-    )
+    # A budget no timed run reaches.
+    stages = {**model["stages"], "pretrain": pretrain, "semi_cycled": 10**9, "content_warmup": 0}
+    module = hydra.utils.instantiate({**model, **speed, "stages": stages})
     if auto_precision:
         module.use_auto_precision()
     return module

@@ -93,10 +93,9 @@ def train_command(width: float, batch: int, path: str, result: Path, scratch: Pa
         f"data.val_sources=[{demo / 'hr_val'}]",
         f"data.set_dir={scratch / 'controlled_set'}",
         f"paths.log_dir={scratch / 'runs'}",
-        f"model.width={width}",
+        f"model.net.width={width}",
         f"data.batch_size={batch}",
-        f"+trainer.max_steps={2 * (warmup + steps)}",  # two optimiser steps an iteration
-        "trainer.max_epochs=-1",
+        f"model.stages.semi_cycled={warmup + steps}",
         "trainer.limit_val_batches=0",
         "trainer.num_sanity_val_steps=0",
         "trainer.log_every_n_steps=100000",

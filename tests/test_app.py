@@ -33,6 +33,7 @@ from scgan_lightning.errors import UserError
 from scgan_lightning.inference.job import predict
 from scgan_lightning.inference.options import PhotoOptions, PredictOptions
 from scgan_lightning.nets import Restorer
+from scgan_lightning.networks import restorer_spec
 
 from .test_data_hostile import BAD_FILES, MODE_CASES, RED, encoded
 
@@ -58,7 +59,7 @@ def tiny_ckpt(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "restorer.pt"
     torch.manual_seed(0)
     save_restorer(
-        path, Restorer(width=0.125), {"width": 0.125, "scale": 4, "hr_size": 64}, ema=False
+        path, Restorer(width=0.125), restorer_spec(0.125), {"scale": 4, "hr_size": 64}, ema=False
     )
     return path
 

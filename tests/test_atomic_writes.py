@@ -29,6 +29,7 @@ from scgan_lightning.errors import DiskFullError
 from scgan_lightning.evaluation.tables import write_tables
 from scgan_lightning.imaging import save_png
 from scgan_lightning.nets import Restorer
+from scgan_lightning.networks import restorer_spec
 from scgan_lightning.training.checkpoint_io import AtomicCheckpointIO
 from tests.mounts import assert_every_checkpoint_loads, small_tmpfs
 from tests.train_runs import PROJECT_ROOT, TINY_WIDTH
@@ -49,7 +50,11 @@ def _tensor_bytes(megabytes: float) -> dict[str, torch.Tensor]:
 WRITERS = {
     "checkpoint": lambda path, big: save_torch(_tensor_bytes(6 if big else 0.5), path),
     "restorer.pt": lambda path, big: save_restorer(
-        path, Restorer(width=1.0 if big else TINY_WIDTH), {"scale": 4}, ema=False
+        path,
+        Restorer(width=1.0 if big else TINY_WIDTH),
+        restorer_spec(1.0 if big else TINY_WIDTH),
+        {"scale": 4},
+        ema=False,
     ),
     "png": lambda path, big: save_png(
         np.random.default_rng(0).integers(0, 256, (1500 if big else 64, 1500, 3), np.uint8),
@@ -105,6 +110,7 @@ def _umask() -> int:
 SAVE_FOREVER = """
 import sys, torch
 from scgan_lightning.training.checkpoint_io import AtomicCheckpointIO
+from scgan_lightning.networks import restorer_spec
 io, step = AtomicCheckpointIO(), 0
 while True:
     step += 1
@@ -141,7 +147,9 @@ def test_sigkill_during_the_copy_keeps_the_previous_checkpoint(tmp_path):
 def test_every_checkpoint_the_trainer_writes_goes_through_the_atomic_writer(trainer, tmp_path):
     """ModelCheckpoint and the preemption save both write through the strategy's CheckpointIO."""
     with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[f"trainer={trainer}", f"paths.output_dir={tmp_path}"])
+        # precision=auto is turned into the Trainer's own precision by train(), not here.
+        overrides = [f"trainer={trainer}", "trainer.precision=32", f"paths.output_dir={tmp_path}"]
+        cfg = compose("train", overrides=overrides)
     built = build_trainer(cfg, callbacks=[], loggers=[])
     assert isinstance(built.strategy.checkpoint_io, AtomicCheckpointIO)
 

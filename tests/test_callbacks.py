@@ -10,10 +10,9 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers.logger import Logger
 
-from scgan_lightning.training.callbacks import TrainingThroughput
-from scgan_lightning.training.module import SCGANModule
+from scgan_lightning.training.callbacks import IterationCheckpoint, TrainingThroughput
 from scgan_lightning.training.preemption import CheckpointOnSignal
-from tests.train_runs import fit_in_memory, random_batches
+from tests.train_runs import fit_in_memory, random_batches, scgan_module
 
 
 class RecordingLogger(Logger):
@@ -42,7 +41,7 @@ def test_throughput_is_logged_once_per_window_whatever_log_every_n_steps():
     torch.manual_seed(0)
     batches = random_batches(7, size=3)
     logger = RecordingLogger()
-    module = SCGANModule(width=0.125, pretrain_iterations=7)
+    module = scgan_module(0.125, stages={"pretrain": 7})
     fit_in_memory(module, batches, callbacks=[TrainingThroughput(window=3)], logger=logger)
     rates = [m for _, m in logger.rows if "perf/images_per_sec" in m]
     # The first batch only starts the clock: 6 timed steps make two windows of 3.
@@ -62,7 +61,7 @@ class SignalDuringValidation(pl.Callback):
 
 def test_signal_during_validation_still_saves_and_stops(tmp_path):
     torch.manual_seed(0)
-    module = SCGANModule(width=0.125, pretrain_iterations=100)
+    module = scgan_module(0.125, stages={"pretrain": 100})
     save = CheckpointOnSignal(dirpath=str(tmp_path))
     fit_in_memory(
         module,
@@ -76,3 +75,18 @@ def test_signal_during_validation_still_saves_and_stops(tmp_path):
     checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert checkpoint["scgan"]["iteration"] == 2  # saved after the validation at batch 2
     assert module.iteration == 2  # and no training batch ran after it
+
+
+def test_iteration_checkpoint_saves_every_n_iterations_not_optimiser_steps(tmp_path):
+    saved = []
+
+    class Record(IterationCheckpoint):
+        def _save_checkpoint(self, trainer, filepath) -> None:
+            saved.append(trainer.lightning_module.iteration)
+            super()._save_checkpoint(trainer, filepath)
+
+    checkpoint = Record(dirpath=str(tmp_path), every_n_iterations=2, save_top_k=-1)
+    module = scgan_module(0.125, stages={"pretrain": 3, "semi_cycled": 3})
+    fit_in_memory(module, random_batches(6), callbacks=[checkpoint], enable_checkpointing=True)
+    # Iterations 1-3 take one optimiser step each, 4-6 two: global steps 1, 2, 3, 5, 7, 9.
+    assert saved == [2, 4, 6]

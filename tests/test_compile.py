@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 
 from scgan_lightning.training.module import DISCRIMINATORS, GENERATORS, SCGANModule
-from tests.train_runs import TINY_WIDTH, fit_in_memory, random_batches
+from tests.train_runs import TINY_WIDTH, fit_in_memory, random_batches, scgan_module
 
 STEPS = 20
 # float32 kernels of another order of summation: per-step deviations of ~1e-6 relative, grown
@@ -26,7 +26,7 @@ class _Losses(pl.Callback):
 
 def _run(compile: bool | str) -> tuple[list[dict[str, float]], SCGANModule]:
     torch.manual_seed(0)
-    module = SCGANModule(width=TINY_WIDTH, compile=compile, pretrain_iterations=2)
+    module = scgan_module(TINY_WIDTH, compile=compile, stages={"pretrain": 2})
     recorder = _Losses()
     fit_in_memory(module, random_batches(STEPS, seed=5), callbacks=[recorder])
     return recorder.steps, module
@@ -34,7 +34,7 @@ def _run(compile: bool | str) -> tuple[list[dict[str, float]], SCGANModule]:
 
 def test_unknown_compile_mode_is_refused():
     with pytest.raises(ValueError, match=r"model\.compile"):
-        SCGANModule(width=TINY_WIDTH, compile="fastest")
+        scgan_module(TINY_WIDTH, compile="fastest")
 
 
 @pytest.mark.slow  # inductor compiles the generators' C++ kernels: minutes on a 2-core CPU

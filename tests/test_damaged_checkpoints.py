@@ -14,7 +14,6 @@ import torch
 
 from scgan_lightning.checkpoints import save_restorer
 from scgan_lightning.errors import CheckpointError
-from scgan_lightning.training.module import SCGANModule
 from scgan_lightning.training.resume import check_resume
 from tests.mounts import assert_every_checkpoint_loads, small_tmpfs
 from tests.train_runs import (
@@ -25,6 +24,8 @@ from tests.train_runs import (
     random_batches,
     run_dirs,
     run_train,
+    scgan_module,
+    tiny_networks,
     train_overrides,
 )
 
@@ -47,7 +48,7 @@ def checkpoints(tmp_path_factory) -> Path:
     """A folder with two real training checkpoints: ``epoch_0000.ckpt``, then ``last.ckpt``."""
     folder = tmp_path_factory.mktemp("run") / "checkpoints"
     torch.manual_seed(0)
-    trainer = fit_in_memory(SCGANModule(width=TINY_WIDTH), random_batches(1))
+    trainer = fit_in_memory(scgan_module(TINY_WIDTH), random_batches(1))
     trainer.save_checkpoint(folder / "epoch_0000.ckpt")
     trainer.save_checkpoint(folder / "last.ckpt")
     return folder
@@ -69,7 +70,7 @@ def test_resume_from_a_damaged_file_names_it_and_the_newest_loadable_one(damaged
     last = damaged_copy / "last.ckpt"
     spoil(last)
     with pytest.raises(CheckpointError) as err:
-        check_resume(last, SCGANModule(width=TINY_WIDTH))
+        check_resume(last, scgan_module(TINY_WIDTH))
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(f"ckpt_path={last}: ")
@@ -83,27 +84,29 @@ def test_resume_with_no_loadable_checkpoint_beside_says_so(tmp_path):
     last = tmp_path / "last.ckpt"
     last.write_bytes(b"")
     with pytest.raises(CheckpointError, match=f"no other checkpoint in {tmp_path} loads"):
-        check_resume(last, SCGANModule(width=TINY_WIDTH))
+        check_resume(last, scgan_module(TINY_WIDTH))
 
 
-def test_resume_at_another_width_names_the_key_and_both_widths(checkpoints):
+def test_resume_at_another_width_names_the_key_and_both_networks(checkpoints):
     with pytest.raises(CheckpointError) as err:
-        check_resume(checkpoints / "last.ckpt", SCGANModule(width=2 * TINY_WIDTH))
+        check_resume(checkpoints / "last.ckpt", scgan_module(2 * TINY_WIDTH))
     message = str(err.value)
     assert "does not fit this model" in message and "has shape" in message
-    assert f"trained with model.width={TINY_WIDTH}, this run has {2 * TINY_WIDTH}" in message
+    ours, theirs = tiny_networks(TINY_WIDTH)["net"], tiny_networks(2 * TINY_WIDTH)["net"]
+    assert f"trained with model.net={ours}, this run has {theirs}" in message
     assert "epoch_0000.ckpt" in message
 
 
 def test_resume_from_a_restorer_file_points_to_init_from(tmp_path):
     path = tmp_path / "restorer.pt"
-    save_restorer(path, SCGANModule(width=TINY_WIDTH).g_rls, {"width": TINY_WIDTH}, ema=False)
+    module = scgan_module(TINY_WIDTH)
+    save_restorer(path, module.g_rls, module.hparams.net, {}, ema=False)
     with pytest.raises(CheckpointError, match=r"holds weights only.*model\.init_from="):
-        check_resume(path, SCGANModule(width=TINY_WIDTH))
+        check_resume(path, scgan_module(TINY_WIDTH))
 
 
 def test_resume_from_a_sound_checkpoint_passes(checkpoints):
-    check_resume(checkpoints / "last.ckpt", SCGANModule(width=TINY_WIDTH))
+    check_resume(checkpoints / "last.ckpt", scgan_module(TINY_WIDTH))
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
@@ -112,7 +115,7 @@ def test_init_from_a_damaged_file_names_it_and_the_problem(damaged_copy, damage)
     last = damaged_copy / "last.ckpt"
     spoil(last)
     with pytest.raises(CheckpointError, match=f"^{last}: {problem}") as err:
-        SCGANModule(width=TINY_WIDTH, init_from=str(last))
+        scgan_module(TINY_WIDTH, init_from=str(last))
     assert "\n" not in str(err.value)
 
 

@@ -12,8 +12,7 @@ from scgan_lightning.evaluation.degrader_view import (
     load_degrader,
     noise_level,
 )
-from scgan_lightning.training.module import SCGANModule
-from tests.train_runs import make_face_folders
+from tests.train_runs import make_face_folders, scgan_module
 
 
 def test_noise_level_reads_the_sigma_of_added_noise_on_a_flat_image():
@@ -31,6 +30,15 @@ def test_colourfulness_is_zero_for_grey_and_grows_with_chroma():
     assert float(colourfulness(grey)) < 1.0 and float(colourfulness(red)) > 30.0
 
 
+EXPLICIT = {
+    "_target_": "scgan_lightning.nets.ExplicitDegrader",
+    "width": 0.0625,
+    "noise_dim": 64,
+    "image_size": 64,
+    "residual": True,
+}
+
+
 def test_degrader_view_puts_a_checkpoints_g_dhl_beside_the_true_chain(tmp_path):
     folders = make_face_folders(tmp_path / "faces", n_hr=10, n_lr=0, n_val=0)
     build_controlled_set(
@@ -40,7 +48,7 @@ def test_degrader_view_puts_a_checkpoints_g_dhl_beside_the_true_chain(tmp_path):
         {"degradation": "blur_noise_jpeg"},
         val_count=4,
     )
-    module = SCGANModule(width=0.0625, degrader={"kind": "explicit", "residual": True})
+    module = scgan_module(0.0625, degrader=EXPLICIT)
     checkpoint = tmp_path / "run.ckpt"
     torch.save(
         {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, checkpoint
@@ -53,3 +61,14 @@ def test_degrader_view_puts_a_checkpoints_g_dhl_beside_the_true_chain(tmp_path):
     # The true band is the set's own LR files, not a recomputation of avgpool.
     assert not torch.allclose(stack[1], stack[0], atol=0.05)
     assert all(0.0 <= value < 255.0 for band in stats.values() for value in band.values())
+
+
+def test_a_checkpoint_that_names_widths_instead_of_specs_gives_its_degrader(tmp_path):
+    module = scgan_module(0.0625, degrader=EXPLICIT)
+    widths = {"width": 0.25, "degrader_width": 0.0625, "hr_size": 64, "scale": 4, "noise_dim": 64}
+    hparams = {**widths, "degrader": {"kind": "explicit", "residual": True, "lr": 0.01}}
+    checkpoint = tmp_path / "run.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": hparams}, checkpoint)
+    degrader = load_degrader(checkpoint)
+    for key, value in module.g_dhl.state_dict().items():
+        assert torch.equal(degrader.state_dict()[key], value), key

@@ -11,8 +11,7 @@ from scgan_lightning.data import FaceDataModule
 from scgan_lightning.data.device_set import DeviceFaceBatches, to_float
 from scgan_lightning.errors import UserError
 from scgan_lightning.imaging import to_uint8
-from scgan_lightning.training.module import SCGANModule
-from tests.train_runs import TINY_WIDTH, make_face_folders
+from tests.train_runs import TINY_WIDTH, make_face_folders, scgan_module
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +88,7 @@ def test_a_run_trains_from_the_device_set(folders):
         folders["hr"], folders["lr"], folders["val"], batch_size=4, on_device=True, flip=True
     )
     torch.manual_seed(0)
-    module = SCGANModule(width=TINY_WIDTH)
+    module = scgan_module(TINY_WIDTH)
     trainer = pl.Trainer(
         accelerator="cpu",
         max_epochs=2,

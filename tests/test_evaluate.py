@@ -32,7 +32,8 @@ from scgan_lightning.inference.models import BUNDLED_RESTORER
 from scgan_lightning.inference.restorer import FaceRestorer
 from scgan_lightning.metrics.fidelity import psnr_tensor, ssim_tensor
 from scgan_lightning.nets import Restorer
-from scgan_lightning.training.module import SCGANModule
+from scgan_lightning.networks import restorer_spec
+from tests.train_runs import scgan_module
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"  # in the repository: no skips
 HR_VAL = DEMO / "hr_val"
@@ -113,7 +114,7 @@ def test_validation_logs_what_evaluate_reports_for_the_same_model_and_faces(
 ) -> None:
     hr_dir = _six_faces(HR_VAL, tmp_path / "hr")
     torch.manual_seed(0)
-    module = SCGANModule(width=0.125)
+    module = scgan_module(0.125)
     faces = FaceDataModule(hr_dir, hr_dir, hr_dir, val_batch_size=4, val_degradation=degradation)
     trainer = pl.Trainer(
         accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
@@ -194,7 +195,7 @@ def test_cli_writes_reports_and_reports_bad_input_in_one_line(
     tmp_path, tiny_network, monkeypatch, capsys
 ) -> None:
     ckpt = tmp_path / "restorer.pt"
-    save_restorer(ckpt, tiny_network, {"width": 0.125}, ema=False)
+    save_restorer(ckpt, tiny_network, restorer_spec(0.125), {}, ema=False)
     out = tmp_path / "evaluation"
     code = _run_cli(
         monkeypatch,

@@ -13,6 +13,7 @@ from scgan_lightning.cli.export import main
 from scgan_lightning.errors import UserError
 from scgan_lightning.inference.export import export_restorer
 from scgan_lightning.nets import Restorer
+from scgan_lightning.networks import restorer_spec
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def exported(tmp_path_factory) -> tuple[Restorer, dict]:
         model(torch.randn(8, 3, 16, 16))
     model.eval()
     ckpt = folder / "restorer.pt"
-    save_restorer(ckpt, model, {"width": 0.125}, ema=False)
+    save_restorer(ckpt, model, restorer_spec(0.125), {}, ema=False)
     paths = export_restorer(ckpt, folder / "out")
     return model, {"ckpt": ckpt, **paths}
 

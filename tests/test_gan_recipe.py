@@ -12,23 +12,22 @@ import torch
 from scgan_lightning.checkpoints import load_restorer, save_restorer
 from scgan_lightning.errors import CheckpointError
 from scgan_lightning.training.losses import LossWeights
-from scgan_lightning.training.module import SCGANModule
-from tests.train_runs import fit_in_memory, random_batches
+from tests.train_runs import fit_in_memory, random_batches, scgan_module
 
 WIDTH = 0.125
 
 
 def _restorer_file(tmp_path, width: float = WIDTH) -> tuple[str, dict[str, torch.Tensor]]:
     torch.manual_seed(7)
-    source = SCGANModule(width=width)
+    source = scgan_module(width)
     path = tmp_path / "restorer.pt"
-    save_restorer(path, source.g_rls, {"width": width, "scale": 4}, ema=False)
+    save_restorer(path, source.g_rls, source.hparams.net, {"scale": 4}, ema=False)
     return str(path), source.g_rls.state_dict()
 
 
 def test_init_from_a_restorer_file_sets_the_restorer_and_its_ema(tmp_path):
     path, expected = _restorer_file(tmp_path)
-    module = SCGANModule(width=WIDTH, ema_decay=0.99, init_from=path)
+    module = scgan_module(WIDTH, ema={"decay": 0.99}, init_from=path)
     for network in (module.g_rls, module.ema_rls):
         for key, value in network.state_dict().items():
             assert torch.equal(value, expected[key]), key
@@ -36,11 +35,11 @@ def test_init_from_a_restorer_file_sets_the_restorer_and_its_ema(tmp_path):
 
 def test_init_from_a_training_checkpoint_sets_every_network(tmp_path):
     torch.manual_seed(3)
-    trained = SCGANModule(width=WIDTH)
+    trained = scgan_module(WIDTH)
     fit_in_memory(trained, random_batches(1))
     ckpt = tmp_path / "run.ckpt"
     torch.save({"state_dict": trained.state_dict(), "hyper_parameters": {"width": WIDTH}}, ckpt)
-    module = SCGANModule(width=WIDTH, init_from=str(ckpt))
+    module = scgan_module(WIDTH, init_from=str(ckpt))
     for key, value in trained.state_dict().items():
         assert torch.equal(value, module.state_dict()[key]), key
     assert module.iteration == 0  # a warm start, not a resume
@@ -48,13 +47,13 @@ def test_init_from_a_training_checkpoint_sets_every_network(tmp_path):
 
 def test_init_from_a_restorer_of_another_width_names_the_mismatch(tmp_path):
     path, _ = _restorer_file(tmp_path, width=0.25)
-    with pytest.raises(CheckpointError, match=r"model\.width=0\.125"):
-        SCGANModule(width=WIDTH, init_from=path)
+    with pytest.raises(CheckpointError, match=r"model\.net=\{.*'width': 0\.125\}"):
+        scgan_module(WIDTH, init_from=path)
 
 
 def test_init_from_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="no such file"):
-        SCGANModule(width=WIDTH, init_from=str(tmp_path / "nope.pt"))
+        scgan_module(WIDTH, init_from=str(tmp_path / "nope.pt"))
 
 
 def test_per_side_adversarial_weights_fall_back_to_the_released_beta():
@@ -67,7 +66,7 @@ def test_per_side_adversarial_weights_fall_back_to_the_released_beta():
 
 def test_zero_restorer_adversarial_weight_leaves_its_loss_pure_l1():
     torch.manual_seed(0)
-    module = SCGANModule(width=WIDTH, loss={"beta_restorer": 0.0}).train()
+    module = scgan_module(WIDTH, loss={"beta_restorer": 0.0}).train()
     batch = random_batches(1)[0]
     out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
     losses = module.generator_losses(batch["hr"], batch["lr"], out)
@@ -78,7 +77,7 @@ def test_zero_restorer_adversarial_weight_leaves_its_loss_pure_l1():
 
 
 def test_discriminators_get_their_own_learning_rate():
-    module = SCGANModule(width=WIDTH, lr=1e-4, lr_d=4e-4)
+    module = scgan_module(WIDTH, optimiser={"lr": 1e-4, "lr_d": 4e-4})
     (opt_g, opt_d), _ = module.configure_optimizers()
     assert {g["lr"] for g in opt_g.param_groups} == {1e-4}
     assert {g["lr"] for g in opt_d.param_groups} == {4e-4}
@@ -86,7 +85,7 @@ def test_discriminators_get_their_own_learning_rate():
 
 def test_pretraining_without_the_restorer_trains_the_degrader_alone():
     torch.manual_seed(0)
-    module = SCGANModule(width=WIDTH, pretrain_iterations=2, pretrain_restorer=False)
+    module = scgan_module(WIDTH, stages={"pretrain": 2, "pretrain_restorer": False})
     before = {k: v.clone() for k, v in module.state_dict().items()}
     fit_in_memory(module, random_batches(2))
     changed = {

@@ -43,7 +43,7 @@ class _RecordLosses(pl.Callback):
 
 def _golden_module(**overrides) -> SCGANModule:
     expected = json.loads((GOLDEN / "train_steps_expected.json").read_text())
-    module = SCGANModule(width=1.0, **overrides)
+    module = SCGANModule(**overrides)
     for name, kind in KIND_OF.items():
         salt = expected["weight_salts"][RELEASED_NAME[name]]
         network = import_released(kind, released_state_dict(kind, salt), rgb=False)

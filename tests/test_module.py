@@ -6,10 +6,11 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from scgan_lightning.errors import UserError
 from scgan_lightning.training.ema import make_ema_copy, update_ema
 from scgan_lightning.training.module import DISCRIMINATORS, GENERATORS, SCGANModule
 from scgan_lightning.training.step_guard import NonFiniteLossError
-from tests.train_runs import fit_in_memory, random_batches
+from tests.train_runs import fit_in_memory, random_batches, scgan_module
 
 WIDTH = 0.125
 
@@ -20,7 +21,7 @@ def _fit(module: SCGANModule, batches: list[dict], **options) -> pl.Trainer:
 
 def _generator_grads(paper: bool) -> dict[str, dict[str, torch.Tensor]]:
     torch.manual_seed(0)
-    module = SCGANModule(width=WIDTH, backward_cycle_trains_restorer=paper).train()
+    module = scgan_module(WIDTH, backward_cycle_trains_restorer=paper).train()
     batch = random_batches(1)[0]
     out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
     with module.discriminators_frozen():
@@ -46,12 +47,12 @@ def test_paper_option_adds_only_the_backward_cycle_gradient_to_the_restorer():
 
 
 def test_iteration_counts_batches_and_is_checkpointed():
-    module = SCGANModule(width=WIDTH)
+    module = scgan_module(WIDTH)
     trainer = _fit(module, random_batches(3))
     assert module.iteration == 3
     checkpoint: dict = {}
     module.on_save_checkpoint(checkpoint)
-    restored = SCGANModule(width=WIDTH)
+    restored = scgan_module(WIDTH)
     restored.on_load_checkpoint(checkpoint)
     assert restored.iteration == 3
     assert trainer.global_step == 6
@@ -72,7 +73,7 @@ def test_ema_update_is_the_exponential_average():
 
 
 def test_ema_restorer_is_used_for_inference_when_enabled():
-    module = SCGANModule(width=WIDTH, ema_decay=0.9)
+    module = scgan_module(WIDTH, ema={"decay": 0.9})
     _fit(module, random_batches(2))
     assert module.inference_restorer is module.ema_rls
     differs = any(
@@ -83,7 +84,7 @@ def test_ema_restorer_is_used_for_inference_when_enabled():
 
 
 def test_without_ema_the_trained_restorer_is_used_for_inference():
-    module = SCGANModule(width=WIDTH)
+    module = scgan_module(WIDTH)
     assert module.ema_rls is None
     assert module.inference_restorer is module.g_rls
 
@@ -99,7 +100,7 @@ def _weights(module: SCGANModule) -> dict[str, torch.Tensor]:
 
 
 def test_non_finite_steps_are_skipped_then_stop_the_run_at_the_next_check():
-    module = SCGANModule(width=WIDTH, max_nonfinite_steps=3, ema_decay=0.9)
+    module = scgan_module(WIDTH, max_nonfinite_steps=3, ema={"decay": 0.9})
     before = _weights(module)
     with pytest.raises(NonFiniteLossError, match="3 training steps in a row"):
         _fit(module, random_batches(5, poison=True), log_every_n_steps=1)
@@ -109,7 +110,7 @@ def test_non_finite_steps_are_skipped_then_stop_the_run_at_the_next_check():
 
 def test_counters_are_read_only_at_logging_steps_and_at_the_end_of_an_epoch():
     """With log_every_n_steps=50 nothing is read during 5 steps; the epoch end stops the run."""
-    module = SCGANModule(width=WIDTH, max_nonfinite_steps=3)
+    module = scgan_module(WIDTH, max_nonfinite_steps=3)
     before = _weights(module)
     with pytest.raises(NonFiniteLossError, match="5 training steps in a row"):
         _fit(module, random_batches(5, poison=True), log_every_n_steps=50)
@@ -121,8 +122,8 @@ def test_a_skipped_first_step_leaves_the_optimiser_as_if_it_had_not_run():
     """Adam's moments are created by its first step; a skipped one must leave them at zero, so
     the next finite step updates exactly as a first step would."""
     torch.manual_seed(0)
-    skipped_first = SCGANModule(width=WIDTH, pretrain_iterations=2)
-    reference = SCGANModule(width=WIDTH, pretrain_iterations=2)
+    skipped_first = scgan_module(WIDTH, stages={"pretrain": 2})
+    reference = scgan_module(WIDTH, stages={"pretrain": 2})
     reference.load_state_dict(skipped_first.state_dict())
     good = random_batches(1, seed=3)
     _fit(skipped_first, [random_batches(1, poison=True)[0], *good], log_every_n_steps=1)
@@ -133,7 +134,7 @@ def test_a_skipped_first_step_leaves_the_optimiser_as_if_it_had_not_run():
 
 
 def test_a_single_non_finite_step_is_skipped_and_training_goes_on():
-    module = SCGANModule(width=WIDTH, max_nonfinite_steps=3)
+    module = scgan_module(WIDTH, max_nonfinite_steps=3)
     batches = random_batches(3)
     batches[1] = random_batches(1, seed=5, poison=True)[0]
     _fit(module, batches)
@@ -144,12 +145,12 @@ def test_a_single_non_finite_step_is_skipped_and_training_goes_on():
 
 def test_unknown_adam_implementation_is_refused():
     with pytest.raises(ValueError, match="adam_impl"):
-        SCGANModule(width=WIDTH, adam_impl="sgd").configure_optimizers()
+        scgan_module(WIDTH, adam_impl="sgd").configure_optimizers()
 
 
 def test_content_warmup_zeroes_only_the_adversarial_generator_terms():
     torch.manual_seed(0)
-    module = SCGANModule(width=WIDTH, content_warmup_iterations=1).train()
+    module = scgan_module(WIDTH, stages={"content_warmup": 1}).train()
     batch = random_batches(1)[0]
     out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
     warm = module.generator_losses(batch["hr"], batch["lr"], out)
@@ -176,7 +177,7 @@ def _state(module: SCGANModule) -> dict[str, torch.Tensor]:
 
 def test_pretrain_phase_trains_the_forward_generators_on_their_l1_targets_only():
     torch.manual_seed(0)
-    module = SCGANModule(width=WIDTH, pretrain_iterations=2, content_warmup_iterations=2)
+    module = scgan_module(WIDTH, stages={"pretrain": 2, "content_warmup": 2})
     before = _state(module)
     _fit(module, random_batches(2))
     assert _changed_networks(module, before) == {"g_dhl", "g_rls"}
@@ -190,7 +191,7 @@ def test_pretrain_phase_trains_the_forward_generators_on_their_l1_targets_only()
 
 def _restorer_losses(**loss) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    module = SCGANModule(width=WIDTH, loss=loss).train()
+    module = scgan_module(WIDTH, loss=loss).train()
     batch = random_batches(1)[0]
     out = module.generator_outputs(batch["hr"], batch["lr"], batch["z"])
     with module.discriminators_frozen():
@@ -213,7 +214,7 @@ def test_lowpass_real_term_holds_the_shrunk_restoration_to_its_input_on_the_low_
 
     plain, lowpass = _restorer_losses(), _restorer_losses(real_lowpass_sigma=1.0)
     torch.manual_seed(0)
-    module = SCGANModule(width=WIDTH).train()  # the same weights as in both runs above
+    module = scgan_module(WIDTH).train()  # the same weights as in both runs above
     lr = random_batches(1)[0]["lr"]
     restored = module.g_rls(lr)
     full = l1_loss(interpolate(lr, size=64, mode="bicubic", align_corners=True), restored)
@@ -221,3 +222,40 @@ def test_lowpass_real_term_holds_the_shrunk_restoration_to_its_input_on_the_low_
     # only the content part changes; the D_H2 part of the term stays as it was
     assert torch.allclose(plain["G_RLS_real"] - full, lowpass["G_RLS_real"] - low, atol=1e-6)
     assert torch.equal(plain["G_RLS_forward"], lowpass["G_RLS_forward"])
+
+
+def test_the_module_stops_at_the_end_of_its_budget_and_validates_what_it_ends_with():
+    """Every budget is iterations: 2 pre-training and 3 semi-cycled, whatever the epochs."""
+    module = scgan_module(WIDTH, stages={"pretrain": 2, "semi_cycled": 3})
+    validations = []
+
+    class CountValidations(pl.Callback):
+        def on_validation_end(self, trainer, pl_module) -> None:
+            validations.append(pl_module.iteration)
+
+    trainer = _fit(
+        module,
+        random_batches(4),
+        max_epochs=10,
+        callbacks=[CountValidations()],
+        val_batches=random_batches(1, seed=1),
+        val_check_interval=100,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+    )
+    assert module.iteration == 5
+    assert trainer.global_step == 2 + 2 * 3  # Lightning's count: one or two optimiser steps
+    assert validations == [5]
+
+
+def test_a_run_resumed_at_the_end_of_its_budget_trains_no_further():
+    module = scgan_module(WIDTH, stages={"pretrain": 0, "semi_cycled": 2})
+    module.iteration = 2
+    before = _weights(module)
+    _fit(module, random_batches(2), max_epochs=3)
+    assert module.iteration == 2 and _unchanged(before, module)
+
+
+def test_an_unknown_setting_of_a_group_names_the_closest_one():
+    with pytest.raises(UserError, match=r"model\.stages\.pretrian is not a setting.*pretrain\?"):
+        scgan_module(WIDTH, stages={"pretrian": 3})

@@ -30,6 +30,7 @@ from scgan_lightning.inference.options import FaceOptions, PhotoOptions, Predict
 from scgan_lightning.inference.photo_mode import upscale
 from scgan_lightning.inference.restorer import FaceRestorer
 from scgan_lightning.nets import Restorer
+from scgan_lightning.networks import restorer_spec
 from tests.golden_weights import golden, released_state_dict
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -91,8 +92,8 @@ def private_cache(tmp_path_factory, monkeypatch):
 def tiny_ckpt(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "restorer.pt"
     torch.manual_seed(0)
-    config = {"width": 0.125, "scale": 4, "hr_size": 64}
-    save_restorer(path, Restorer(width=0.125), config, ema=False)
+    config = {"scale": 4, "hr_size": 64}
+    save_restorer(path, Restorer(width=0.125), restorer_spec(0.125), config, ema=False)
     return path
 
 

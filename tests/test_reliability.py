@@ -124,8 +124,9 @@ next(batches)  # the worker is still busy with prefetched batches when the inter
 
 
 def test_exit_with_a_worker_mid_epoch_does_not_hang():
-    """Workers ignore SIGTERM, which multiprocessing's exit handler relies on; a run stopped by
-    a signal during validation used to hang at exit waiting for its validation worker."""
+    """Workers ignore SIGTERM, which multiprocessing's exit handler relies on; without the
+    exit handler of data/workers.py, a run stopped by a signal during validation would hang at
+    exit waiting for its validation worker."""
     done = subprocess.run(
         [sys.executable, "-c", EXIT_MID_EPOCH],
         cwd=PROJECT_ROOT,

@@ -20,6 +20,7 @@ from scgan_lightning.metrics.real_lr import (
     lowfreq_consistency_psnr,
 )
 from scgan_lightning.nets import Restorer
+from scgan_lightning.networks import restorer_spec
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
@@ -101,7 +102,9 @@ def test_real_lr_faces_alone_get_the_consistencies_and_a_reference_adds_the_rest
 def test_the_command_writes_table_json_and_grid(tmp_path):
     checkpoint = tmp_path / "tiny.pt"
     torch.manual_seed(0)
-    save_restorer(checkpoint, Restorer(width=0.0625), {"width": 0.0625, "scale": 4}, ema=False)
+    save_restorer(
+        checkpoint, Restorer(width=0.0625), restorer_spec(0.0625), {"scale": 4}, ema=False
+    )
     out = tmp_path / "report"
     subprocess.run(
         [

@@ -106,7 +106,7 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(folders, tmp_path):
     assert all((r / "csv" / "metrics.csv").is_file() for r in runs)
     (results,) = list(tmp_path.rglob("optimization_results.yaml"))
     best = yaml.safe_load(results.read_text())
-    assert "model.lr" in best["best_params"]
+    assert "model.optimiser.lr" in best["best_params"]
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from scgan_lightning.training import speed_tuning
 from scgan_lightning.training.module import SCGANModule
 from scgan_lightning.training.speed import apply_adam, apply_layout
 from scgan_lightning.training.supervised import SupervisedRestorerModule
-from tests.train_runs import TINY_WIDTH, fit_in_memory, random_batches
+from tests.train_runs import TINY_WIDTH, fit_in_memory, random_batches, scgan_module, tiny_networks
 
 FP32 = Settings("32", False, "default")
 BF16_CL = Settings("bf16", True, "fused")
@@ -45,8 +45,8 @@ def _auto(module):
 
 def _scgan(**options) -> SCGANModule:
     torch.manual_seed(0)
-    options = {"channels_last": "auto", "adam_impl": "auto", "pretrain_iterations": 2, **options}
-    return SCGANModule(width=TINY_WIDTH, **options)
+    options = {"channels_last": "auto", "adam_impl": "auto", "stages": {"pretrain": 2}, **options}
+    return scgan_module(TINY_WIDTH, **options)
 
 
 def _without_z(batches: list[dict]) -> list[dict]:
@@ -55,9 +55,9 @@ def _without_z(batches: list[dict]) -> list[dict]:
 
 def test_an_unknown_setting_fails_at_construction():
     with pytest.raises(ValueError, match="adam_impl"):
-        SCGANModule(width=TINY_WIDTH, adam_impl="sgd")
+        scgan_module(TINY_WIDTH, adam_impl="sgd")
     with pytest.raises(ValueError, match="channels_last"):
-        SupervisedRestorerModule(width=TINY_WIDTH, channels_last="sometimes")
+        SupervisedRestorerModule(10, tiny_networks()["net"], channels_last="sometimes")
     assert _scgan(channels_last=False, adam_impl="default").configure_callbacks() == []
     assert [type(c) for c in _scgan().configure_callbacks()] == [speed_tuning.SpeedTuning]
 
@@ -141,7 +141,7 @@ def test_timing_runs_on_the_runs_own_steps_and_draws_no_randomness():
 def test_a_timed_choice_is_cached_and_then_used_from_the_first_step(_cache):
     def supervised():
         torch.manual_seed(0)
-        return _auto(SupervisedRestorerModule(width=TINY_WIDTH, channels_last="auto"))
+        return _auto(SupervisedRestorerModule(10, tiny_networks()["net"], channels_last="auto"))
 
     first = supervised()
     fit_in_memory(first, random_batches(10))

@@ -4,13 +4,23 @@ experiment holds: test_experiments.py)."""
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from scgan_lightning.checkpoints import load_restorer
+from scgan_lightning.imaging import read_face, to_uint8
+from scgan_lightning.nets import TinyRestorer
 from tests.train_runs import (
+    PROJECT_ROOT,
+    SESSION_CACHE,
+    TINY_WIDTH,
     controlled_overrides,
     make_face_folders,
     run_dirs,
@@ -36,8 +46,8 @@ RUN_TASK = {"bench_scgan": "benchmark", "bench_oracle": "benchmark"}
 VALIDATE_EACH_EPOCH = ("trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch=1")
 SMOKE = (
     "model.init_from=null",
-    "model.pretrain_iterations=1",
-    "model.content_warmup_iterations=1",
+    "model.stages.pretrain=1",
+    "model.stages.content_warmup=1",
     *VALIDATE_EACH_EPOCH,
 )
 SUPERVISED_SMOKE = ("model.init_from=null", *VALIDATE_EACH_EPOCH)
@@ -99,7 +109,7 @@ def _final_weights(run: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.slow
 def test_resume_from_last_continues_and_matches_an_uninterrupted_run(folders, tmp_path):
     straight, first_half = tmp_path / "straight", tmp_path / "resumed"
-    common = ["trainer.num_sanity_val_steps=0", "model.ema_decay=0.9"]
+    common = ["trainer.num_sanity_val_steps=0", "model.ema.decay=0.9"]
     run_train(train_overrides(folders, straight, "trainer.max_epochs=2", *common))
     run_train(train_overrides(folders, first_half, "trainer.max_epochs=1", *common))
     (half,) = run_dirs(first_half)
@@ -120,3 +130,53 @@ def test_resume_from_last_continues_and_matches_an_uninterrupted_run(folders, tm
     assert expected.keys() == got.keys()
     for key, value in expected.items():
         assert torch.equal(value, got[key]), key
+
+
+def test_a_second_architecture_trains_and_predicts_through_the_commands(folders, tmp_path):
+    """model/net=tiny_restorer: the train command builds it, restorer.pt names it, and the
+    predict command restores faces with it from that file alone."""
+    overrides = [
+        o for o in train_overrides(folders, tmp_path / "runs") if not o.startswith("model.net.")
+    ]
+    run_train(
+        [
+            *overrides,
+            "model/net=tiny_restorer",
+            f"model.degrader.width={TINY_WIDTH}",
+            f"model.discriminator.width={TINY_WIDTH}",
+            "trainer.precision=32",
+        ]
+    )
+    (run,) = run_dirs(tmp_path / "runs")
+    restorer = run / "restorer.pt"
+    net = torch.load(restorer, weights_only=True)["net"]
+    assert net == {"_target_": "scgan_lightning.nets.TinyRestorer", "channels": 32, "scale": 4}
+    out = tmp_path / "restored"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scgan_lightning.predict",
+            f"ckpt_path={restorer}",
+            f"input={folders['lr']}",
+            f"output={out}",
+            "precision=32",
+            "channels_last=false",
+            "progress=false",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "SCGAN_CACHE_DIR": SESSION_CACHE},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    written = sorted(out.glob("*.png"))
+    assert [p.name for p in written] == sorted(p.name for p in folders["lr"].glob("*.png"))
+    loaded = load_restorer(restorer)
+    assert isinstance(loaded.model, TinyRestorer)
+    face = torch.stack([read_face(folders["lr"] / written[0].name, 16, square=False)])
+    with torch.no_grad():
+        expected = to_uint8(loaded.model(face)[0])
+    got = np.asarray(Image.open(written[0]).convert("RGB")).astype(int)
+    assert np.abs(got - expected.astype(int)).max() <= 1  # batched convolutions may round apart

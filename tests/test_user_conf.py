@@ -34,7 +34,7 @@ def test_the_example_experiment_composes_from_the_working_directory(user_folder:
     with initialize_config_module("scgan_lightning.conf", version_base="1.3"):
         cfg = compose("train", overrides=["experiment=my_run"])
     assert cfg.task_name == "my_run"
-    assert cfg.model.width == 0.125 and cfg.trainer.max_epochs == 2
+    assert cfg.model.net.width == 0.125 and cfg.model.stages.semi_cycled == 74
     assert cfg.data._target_ == "scgan_lightning.data.FaceDataModule"
     assert OmegaConf.to_container(cfg.data)["hr_dir"] == "${paths.data_dir}/demo/hr_train"
 
@@ -52,7 +52,7 @@ def test_the_train_command_picks_up_an_experiment_dropped_into_conf(user_folder:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     job = OmegaConf.create(done.stdout)
-    assert job.task_name == "my_run" and job.model.width == 0.0625
+    assert job.task_name == "my_run" and job.model.net.width == 0.0625
 
 
 @pytest.mark.parametrize("experiment", PACKAGED_EXPERIMENTS)

@@ -19,6 +19,21 @@ TINY_WIDTH = 0.0625
 SESSION_CACHE = tempfile.mkdtemp(prefix="scgan_test_cache_")
 
 
+def tiny_networks(width: float = TINY_WIDTH) -> dict[str, dict]:
+    """The released architectures as SCGANModule's network specs, shrunk to ``width``."""
+    from scgan_lightning.released import released_networks
+
+    return released_networks(width)
+
+
+def scgan_module(width: float = TINY_WIDTH, **options):
+    """An ``SCGANModule`` of the released networks at ``width``; ``options`` as the module takes
+    them (a network spec given there replaces the shrunk one)."""
+    from scgan_lightning.training.module import SCGANModule
+
+    return SCGANModule(**{**tiny_networks(width), **options})
+
+
 def make_face_folders(root: Path, n_hr: int = 8, n_lr: int = 8, n_val: int = 4) -> dict[str, Path]:
     """Folders of small random-texture images standing in for HR, real LR and val faces."""
     rng = np.random.default_rng(0)
@@ -35,18 +50,20 @@ def make_face_folders(root: Path, n_hr: int = 8, n_lr: int = 8, n_val: int = 4) 
 
 
 def train_overrides(folders: dict[str, Path], log_dir: Path, *extra: str) -> list[str]:
-    """A short CPU run: tiny width, batch 2, two train batches, one val batch, CSV logger."""
+    """A short CPU run: tiny width, batch 2, two train batches, one val batch a (one-epoch)
+    run, CSV logger."""
     return [
         f"data.hr_dir={folders['hr']}",
         f"data.lr_dir={folders['lr']}",
         f"data.val_hr_dir={folders['val']}",
         "data.batch_size=2",
         "data.val_batch_size=4",
-        f"model.width={TINY_WIDTH}",
+        f"model.net.width={TINY_WIDTH}",  # the six other networks follow it
         "trainer.max_epochs=1",
         "trainer.limit_train_batches=2",
         "trainer.limit_val_batches=1",
         "trainer.log_every_n_steps=1",
+        "trainer.val_check_interval=1.0",
         "trainer.check_val_every_n_epoch=1",
         "trainer.enable_model_summary=false",
         "~callbacks.progress_bar",
@@ -153,12 +170,12 @@ def fit_in_memory(
         "max_epochs": 1,
         "num_sanity_val_steps": 0,
         "limit_val_batches": 0 if val_batches is None else None,
+        "enable_checkpointing": False,
         **options,
     }
     trainer = pl.Trainer(
         accelerator="cpu",
         logger=logger,
-        enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=callbacks or [],

@@ -44,9 +44,8 @@ def data_overrides(args: argparse.Namespace, log_dir: Path) -> list[str]:
         f"data.sources=[{demo / 'hr_train'}]",
         f"data.val_sources=[{demo / 'hr_val'}]",
         f"data.set_dir={log_dir / 'controlled_set'}",
-        f"model.degrader_width={args.width / 2}",  # the recipe's ratio (0.125 to 0.25)
-        f"model.discriminator_width={args.width / 2}",
-        "trainer.max_steps=-1",  # max_time ends the run
+        f"model.degrader.width={args.width / 2}",  # the recipe's ratio (0.125 to 0.25)
+        f"model.discriminator.width={args.width / 2}",
     ]
 
 
@@ -60,13 +59,13 @@ def training_command(args: argparse.Namespace, log_dir: Path) -> list[str]:
         f"experiment={args.experiment}",
         *data_overrides(args, log_dir),
         f"paths.log_dir={log_dir}",
-        f"model.width={args.width}",
+        f"model.net.width={args.width}",
         "model.init_from=null",
-        "model.pretrain_restorer=true",
-        f"model.pretrain_iterations={args.pretrain}",
-        f"model.content_warmup_iterations={args.pretrain}",
+        "model.stages.pretrain_restorer=true",
+        f"model.stages.pretrain={args.pretrain}",
+        f"model.stages.content_warmup={args.pretrain}",
         f"data.batch_size={args.batch_size}",
-        f"trainer.max_time=00:00:{minutes:02d}:00",
+        f"trainer.max_time=00:00:{minutes:02d}:00",  # ends the run, unless the budget does first
         f"trainer.val_check_interval={args.val_every}",
         "print_config=false",
         "~callbacks.progress_bar",
@@ -111,8 +110,8 @@ def copy_progress(log_dir: Path, out: Path, started: float) -> None:
             return  # caught mid-write: the next interval takes it
         target = out / "restorers" / f"restorer_{iteration:06d}.pt"
         if not target.exists():
-            width = loaded.model.head.weight.shape[0] / 256
-            save_restorer(target, loaded.model, {"width": width, "scale": 4}, ema=loaded.ema)
+            config = {"scale": loaded.scale, "iteration": iteration}
+            save_restorer(target, loaded.model, loaded.net, config, ema=loaded.ema)
     metrics_csv = newest("metrics.csv", log_dir)
     if metrics_csv is not None:
         shutil.copyfile(metrics_csv, out / "metrics.csv")

@@ -20,6 +20,7 @@ from scgan_lightning import PredictOptions, predict
 from scgan_lightning.checkpoints import load_restorer, save_restorer
 from scgan_lightning.imaging import list_images, read_rgb, save_png, to_tensor, to_uint8
 from scgan_lightning.nets import Restorer
+from scgan_lightning.networks import restorer_spec
 
 from .batches import LR_SIZE, SCALE, SEED
 
@@ -28,7 +29,7 @@ def prepare_predict(tmp: Path, width: float, faces: int, data: Path) -> tuple[Pa
     """A random-weight restorer saved with ``save_restorer`` and a folder of ``faces`` inputs."""
     torch.manual_seed(SEED)
     ckpt = tmp / "restorer.pt"
-    save_restorer(ckpt, Restorer(width).eval(), {"width": width, "scale": SCALE}, ema=False)
+    save_restorer(ckpt, Restorer(width).eval(), restorer_spec(width), {"scale": SCALE}, ema=False)
     inputs = tmp / "inputs"
     inputs.mkdir()
     source = data / "faces_lr_real"

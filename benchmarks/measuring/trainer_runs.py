@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from scgan_lightning.released import released_networks
 from scgan_lightning.training.module import GENERATORS, SCGANModule
 
 from .batches import HR_SIZE, SCALE, SEED, FixedBatches
@@ -85,7 +86,7 @@ def build_module(
     """
     torch.manual_seed(SEED)
     module = SCGANModule(
-        width=width,
+        **released_networks(width),
         hr_size=HR_SIZE,
         scale=SCALE,
         channels_last=channels_last,

@@ -1,26 +1,30 @@
 """The restorer's light checkpoint (``restorer.pt``) and loading a restorer from any source.
 
 Sources: a training ``.ckpt`` (the EMA restorer when it has one), a ``restorer.pt``
-(``{"state_dict", "config", "ema"}``), or the authors' released ``pretrained_model.pth``.
+(``{"state_dict", "net", "config", "ema"}``: ``net`` is the network's spec, ``networks.py``,
+so the file names its network), or the authors' released ``pretrained_model.pth``. Training
+checkpoints and restorer files that give a ``width`` instead of a spec hold the released
+architecture at that width.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .atomic import save_torch
-from .errors import CheckpointError
-from .nets import Restorer
-from .released import extract_restorer_state, import_released
+from .errors import CheckpointError, UserError
+from .networks import build_network, check_spec, restorer_spec
+from .released import RELEASED, extract_restorer_state, import_released
 from .serialization import load_weights_file
 
-# Attribute names of the restorers inside SCGANModule, hence key prefixes in a ``.ckpt``.
+# Attribute names of the restorers inside the training modules, hence key prefixes in a .ckpt.
 RESTORER_PREFIX = "g_rls."
 EMA_PREFIX = "ema_rls."
 _RELEASED_MARKER = "layers_in.weight"
@@ -28,35 +32,78 @@ _RELEASED_MARKER = "layers_in.weight"
 
 @dataclass
 class LoadedRestorer:
-    """A restorer ready for inference, with where it came from."""
+    """A restorer ready for inference, with where it came from and the spec that builds it."""
 
-    model: Restorer
+    model: nn.Module
     source: str  # "lightning", "restorer", or "released"
     ema: bool
     scale: int = 4
+    net: dict[str, Any] = field(default_factory=lambda: dict(RELEASED["restorer"]))
 
 
 def save_restorer(
-    path: str | os.PathLike, restorer: Restorer, config: Mapping[str, Any], ema: bool
+    path: str | os.PathLike,
+    restorer: nn.Module,
+    net: Mapping[str, Any],
+    config: Mapping[str, Any],
+    ema: bool,
 ) -> None:
-    """Write ``{"state_dict", "config", "ema"}`` atomically (``atomic.save_torch``)."""
+    """Write ``{"state_dict", "net", "config", "ema"}`` atomically (``atomic.save_torch``):
+    ``net`` is the spec ``restorer`` was built from, ``config`` says what it restores
+    (``hr_size``, ``scale``) and how it was made."""
     state = {k: v.detach().cpu().clone() for k, v in restorer.state_dict().items()}
-    payload = {"state_dict": state, "config": dict(config), "ema": bool(ema)}
+    spec = check_spec(net, str(path))
+    payload = {"state_dict": state, "net": spec, "config": dict(config), "ema": bool(ema)}
     save_torch(payload, path)
 
 
-def _width_of(state: Mapping[str, torch.Tensor], config: Mapping[str, Any], source: str) -> float:
-    if "width" in config:
-        return float(config["width"])
+def restorer_net(
+    saved: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str
+) -> dict[str, Any]:
+    """The restorer spec a file's ``net`` names; files written before specs existed hold the
+    released architecture at their ``width``, or at the width their first layer's shape gives."""
+    if "net" in saved:
+        try:
+            return check_spec(saved["net"], source)
+        except UserError as err:
+            raise CheckpointError(str(err)) from None
+    if "width" in saved:
+        return restorer_spec(saved["width"])
     if "head.weight" not in state:
-        raise CheckpointError(f"{source}: no 'head.weight' key, not a restorer state dict")
-    return state["head.weight"].shape[0] / 256
+        raise CheckpointError(
+            f"{source}: names no restorer network (no 'net' spec, no 'width') and holds no "
+            "'head.weight' to infer the released one's width from"
+        )
+    return restorer_spec(state["head.weight"].shape[0] / 256)
+
+
+def degrader_net(hparams: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The G_DHL spec a training checkpoint's hyper-parameters name: its ``degrader`` spec, or
+    for hyper-parameters that give widths and a ``degrader.kind`` instead, the network those
+    describe."""
+    degrader = hparams.get("degrader") or {}
+    if "_target_" in degrader:
+        return check_spec(degrader, source)
+    options = {k: v for k, v in degrader.items() if k not in ("kind", "lr")}
+    width = hparams.get("degrader_width") or hparams.get("width", 1.0)
+    base = {
+        "width": float(width),
+        "noise_dim": int(hparams.get("noise_dim", 64)),
+        "image_size": int(hparams.get("hr_size", 64)),
+    }
+    if degrader.get("kind", "released") == "explicit":
+        target = "scgan_lightning.nets.ExplicitDegrader"
+        return {"_target_": target, **base, "scale": int(hparams.get("scale", 4)), **options}
+    return {"_target_": "scgan_lightning.nets.Degrader", **base}
 
 
 def _restorer_from_state(
-    state: Mapping[str, torch.Tensor], config: Mapping[str, Any], source: str
-) -> Restorer:
-    model = Restorer(width=_width_of(state, config, source))
+    state: Mapping[str, torch.Tensor], net: Mapping[str, Any], source: str
+) -> nn.Module:
+    try:
+        model = build_network(net, source)
+    except UserError as err:
+        raise CheckpointError(str(err)) from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -95,17 +142,16 @@ def load_restorer(path: str | os.PathLike, prefer_ema: bool = True) -> LoadedRes
         restorer_state = ema if use_ema else _strip(state, RESTORER_PREFIX)
         if not restorer_state:
             raise CheckpointError(f"{source}: a Lightning checkpoint without restorer weights")
-        config = {"width": hparams["width"]} if "width" in hparams else {}
-        scale = int(hparams.get("scale", 4))
-        model = _restorer_from_state(restorer_state, config, source)
-        return LoadedRestorer(model, "lightning", use_ema, scale)
+        net = restorer_net(hparams, restorer_state, source)
+        model = _restorer_from_state(restorer_state, net, source)
+        return LoadedRestorer(model, "lightning", use_ema, int(hparams.get("scale", 4)), net)
 
     if "state_dict" in payload and "config" in payload:
         config = payload["config"] or {}
-        model = _restorer_from_state(payload["state_dict"], config, source)
-        return LoadedRestorer(
-            model, "restorer", bool(payload.get("ema")), int(config.get("scale", 4))
-        )
+        net = restorer_net(payload if "net" in payload else config, payload["state_dict"], source)
+        model = _restorer_from_state(payload["state_dict"], net, source)
+        scale = int(config.get("scale", 4))
+        return LoadedRestorer(model, "restorer", bool(payload.get("ema")), scale, net)
 
     released = extract_restorer_state(payload, source)
     if _RELEASED_MARKER not in released:

@@ -9,47 +9,58 @@ so the imported network takes and returns RGB, exactly.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .errors import CheckpointError
-from .nets import Degrader, Discriminator, Restorer
+from .nets import Restorer
+from .networks import build_network, restorer_spec
 from .serialization import load_weights_file
 
 KINDS = ("restorer", "degrader", "discriminator_16", "discriminator_64")
+# The released architectures as network specs (``networks.py``); the discriminators take their
+# image size (16 or 64) where they are built.
+RELEASED = {
+    "restorer": restorer_spec(1.0),
+    "degrader": {
+        "_target_": "scgan_lightning.nets.Degrader",
+        "width": 1.0,
+        "noise_dim": 64,
+        "image_size": 64,
+    },
+    "discriminator": {
+        "_target_": "scgan_lightning.nets.Discriminator",
+        "width": 1.0,
+        "released_backward": True,
+    },
+}
+
+
+def released_networks(width: float = 1.0) -> dict[str, dict]:
+    """SCGANModule's three network specs (``net``, ``degrader``, ``discriminator``): the released
+    architectures, every channel count scaled by ``width``."""
+    return {
+        "net": {**RELEASED["restorer"], "width": float(width)},
+        "degrader": {**RELEASED["degrader"], "width": float(width)},
+        "discriminator": {**RELEASED["discriminator"], "width": float(width)},
+    }
+
 
 _DROPPED = object()
 
-_RESTORER_RULES: list[tuple[str, object]] = [
-    (r"layers_in\.weight", "head.weight"),
-    (r"layers_set_final\.0\.(\d+)\.(conv[12])\.weight", r"stage1.\1.\2.weight"),
-    (r"layers_set_final\.1\.(\d+)\.(conv[12])\.weight", r"stage2.\1.\2.weight"),
-    (r"layers_set_final\.1\.(\d+)\.skip\.(weight|bias)", r"stage2.\1.shortcut.\2"),
-    (r"layers_set_final_up\.0\.1\.(\w+)", r"up1.norm.\1"),
-    (r"layers_set_final_up\.0\.3\.(\w+)", r"up1.project.\1"),
-    (r"layers_set_final_up\.1\.1\.(\w+)", r"up2.norm.\1"),
-    (r"layers_set_final_up\.1\.3\.(\w+)", r"up2.project.\1"),
-    (r"a1\.0\.(weight|bias)", r"stage2_skip.\1"),
-    (r"a2\.0\.(weight|bias)", _DROPPED),
-    (r"main\.([024])\.(weight|bias)", r"tail.\1.\2"),
-]
-
-_DEGRADER_RULES: list[tuple[str, object]] = [
-    (r"noise_fc\.(weight|bias)", r"noise_fc.\1"),
-    (r"in_layer\.weight", "head.weight"),
-    (r"down_layers\.(\d+)\.conv1\.weight", r"down_blocks.\1.conv1.weight"),
-    (r"down_layers\.(\d+)\.conv2(?:\.1)?\.weight", r"down_blocks.\1.conv2.weight"),
-    (r"down_layers\.(\d+)\.skip\.1\.(weight|bias)", r"down_blocks.\1.shortcut.\2"),
-    (r"up_layers\.1\.(conv[12])\.weight", r"up_blocks1.0.\1.weight"),
-    (r"up_layers\.2\.(conv[12])\.weight", r"up_blocks1.1.\1.weight"),
-    (r"up_layers\.4\.(conv[12])\.weight", r"up_blocks2.0.\1.weight"),
-    (r"up_layers\.5\.(conv[12])\.weight", r"up_blocks2.1.\1.weight"),
-    (r"out_layer\.([02])\.weight", r"tail.\1.weight"),
-]
+# The released restorer's and degrader's keys -> this project's: regular expression and
+# replacement, in a data file (null: a key that is dropped).
+_KEY_TABLES = json.loads(
+    resources.files("scgan_lightning").joinpath("assets", "released_keys.json").read_text()
+)
+_RESTORER_RULES = [(p, _DROPPED if t is None else t) for p, t in _KEY_TABLES["restorer"]]
+_DEGRADER_RULES = [(p, _DROPPED if t is None else t) for p, t in _KEY_TABLES["degrader"]]
 
 _SN = r"module\.(?:(bias)|(weight_bar|weight_u|weight_v))"
 
@@ -81,14 +92,13 @@ _RULES = {
 }
 
 
-def build_network(kind: str) -> nn.Module:
-    """A freshly initialised network of the released size (width 1.0)."""
-    if kind == "restorer":
-        return Restorer()
-    if kind == "degrader":
-        return Degrader()
+def released_network(kind: str) -> nn.Module:
+    """A freshly initialised network of the released architecture and size."""
     if kind in ("discriminator_16", "discriminator_64"):
-        return Discriminator(int(kind.rsplit("_", 1)[1]))
+        size = int(kind.rsplit("_", 1)[1])
+        return build_network(RELEASED["discriminator"], kind, image_size=size)
+    if kind in RELEASED:
+        return build_network(RELEASED[kind], kind)
     raise ValueError(f"unknown network kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
@@ -132,7 +142,7 @@ def convert_released_state_dict(
     """Rename a released state dict to this project's keys and check it key by key."""
     if kind not in _RULES:
         raise ValueError(f"unknown network kind {kind!r}; expected one of {', '.join(KINDS)}")
-    expected = build_network(kind).state_dict()
+    expected = released_network(kind).state_dict()
     converted: dict[str, torch.Tensor] = {}
     for key, value in released.items():
         try:
@@ -165,7 +175,7 @@ def convert_released_state_dict(
 
 def import_released(kind: str, state_dict: Mapping[str, torch.Tensor], rgb: bool = True):
     """A network of ``kind`` holding the released weights (RGB in/out when ``rgb``)."""
-    network = build_network(kind)
+    network = released_network(kind)
     network.load_state_dict(convert_released_state_dict(kind, state_dict, rgb=rgb))
     return network
 

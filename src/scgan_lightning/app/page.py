@@ -7,6 +7,7 @@ at once would only share them and double the memory); others wait their turn in 
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Any
 
 import gradio as gr
 
@@ -52,6 +53,11 @@ def build_page(
     return page
 
 
+def _fraction_slider(defaults: dict[str, Any], name: str, label: str) -> gr.Slider:
+    """A photo option that is a fraction of a face, 0 to 0.5 (``photo.<name>``)."""
+    return gr.Slider(0, 0.5, value=defaults[name], step=0.05, label=label, elem_id=f"photo-{name}")
+
+
 def _photo_options() -> list[gr.components.Component]:
     """Photo mode's options, at the command line's defaults (``PhotoOptions``)."""
     defaults = {f.name: f.default for f in fields(PhotoOptions)}
@@ -65,21 +71,13 @@ def _photo_options() -> list[gr.components.Component]:
             "4x bicubic, which beats restoring them through the 16 px input",
             elem_id="photo-max-face",
         )
-        feather = gr.Slider(
-            0,
-            0.5,
-            value=defaults["feather"],
-            step=0.05,
-            label="Blend band when pasting back, fraction of the face (photo.feather)",
-            elem_id="photo-feather",
+        feather = _fraction_slider(
+            defaults,
+            "feather",
+            "Blend band when pasting back, fraction of the face (photo.feather)",
         )
-        margin = gr.Slider(
-            0,
-            0.5,
-            value=defaults["margin"],
-            step=0.05,
-            label="Context around each face, fraction of its side (photo.margin)",
-            elem_id="photo-margin",
+        margin = _fraction_slider(
+            defaults, "margin", "Context around each face, fraction of its side (photo.margin)"
         )
         detector = gr.Radio(
             list(DETECTORS),

@@ -119,28 +119,33 @@ def serve(settings: AppSettings) -> None:
             blocks.close()
 
 
+# What the app never turns on: it serves one person on their own computer, offline.
+OFFLINE_ONLY = {
+    "share": False,  # no public link
+    "inbrowser": False,
+    "ssr_mode": False,  # no server-side rendering (a Node process)
+    "mcp_server": False,
+    "pwa": False,
+    "enable_monitoring": False,
+    "run_history": False,
+    "footer_links": [],  # no links to gradio.app
+}
+
+
 def _launch(blocks: Any, settings: AppSettings) -> None:
-    """Start serving in the background: no share link, no server-side rendering, no MCP
-    server, no monitoring page, no run history, no footer links to gradio.app."""
+    """Start serving in the background, offline (``OFFLINE_ONLY``)."""
     try:
         blocks.launch(
             server_name=settings.host,
             server_port=settings.port,
-            share=False,
-            inbrowser=False,
             prevent_thread_lock=True,
-            ssr_mode=False,
-            mcp_server=False,
-            pwa=False,
-            enable_monitoring=False,
-            run_history=False,
-            footer_links=[],
             max_file_size=f"{int(settings.max_upload_mb)}mb",
             quiet=True,
             # Gradio's own reachability probe (3 s per request) times out on a busy machine
             # while the first page is still being built, and would stop a healthy server
             # with "localhost is not accessible"; the browser tests check the page instead.
             _frontend=False,
+            **OFFLINE_ONLY,
         )
     except OSError as err:
         reason = str(err).splitlines()[0]

@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..checkpoints import load_weights_file
+from ..checkpoints import degrader_net, load_weights_file
 from ..colour import luma, rgb_to_ycbcr
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UserError
 from ..grids import face_table
 from ..imaging import as_8bit, quantize
 from ..metrics.real_lr import gradient_energy
+from ..networks import build_network
 from .benchmark import pair_tensors
 
 _LAPLACE_DIFFERENCE = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
@@ -52,21 +53,22 @@ def degradation_statistics(images: torch.Tensor) -> dict[str, float]:
 
 
 def load_degrader(checkpoint: str | Path) -> torch.nn.Module:
-    """G_DHL of a training checkpoint, rebuilt from the hyper-parameters it saved."""
-    from ..training.module import SCGANModule  # training pulls in Lightning: only here
-
+    """G_DHL of a training checkpoint, built from the spec its hyper-parameters name."""
     payload = load_weights_file(checkpoint)
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise CheckpointError(f"{checkpoint}: not a training checkpoint (no state_dict)")
-    hparams = {k: v for k, v in payload.get("hyper_parameters", {}).items() if k != "init_from"}
-    module = SCGANModule(**hparams)
     state = {
         k[len("g_dhl.") :]: v for k, v in payload["state_dict"].items() if k.startswith("g_dhl.")
     }
     if not state:
         raise CheckpointError(f"{checkpoint}: holds no G_DHL")
-    module.g_dhl.load_state_dict(state)
-    return module.g_dhl.eval()
+    spec = degrader_net(payload.get("hyper_parameters") or {}, str(checkpoint))
+    try:
+        degrader = build_network(spec, str(checkpoint))
+        degrader.load_state_dict(state)
+    except (UserError, RuntimeError) as err:
+        raise CheckpointError(f"{checkpoint}: its G_DHL does not load ({err})") from None
+    return degrader.eval()
 
 
 @torch.no_grad()
@@ -80,17 +82,12 @@ def degrader_view(
     z = torch.randn(len(hr), 1, 64, generator=torch.Generator().manual_seed(seed))
     with torch.random.fork_rng():  # an explicit G_DHL draws its noise and JPEG quality too
         torch.manual_seed(seed)
-        degraded = degrader(hr, z[:, :, : _noise_dim(degrader)]).float().clamp(-1, 1)
+        degraded = degrader(hr, z[:, :, : degrader.noise_dim]).float().clamp(-1, 1)
     rows = {"avgpool(HR)": F.avg_pool2d(hr, scale), "true degradation": lr, "G_DHL(HR)": degraded}
     rows = {name: as_8bit(images) for name, images in rows.items()}
     return {name: degradation_statistics(x) for name, x in rows.items()}, torch.stack(
         list(rows.values())
     )
-
-
-def _noise_dim(degrader: torch.nn.Module) -> int:
-    network = getattr(degrader, "residual", None) or degrader
-    return network.noise_fc.in_features
 
 
 def view_grid(stack: torch.Tensor, per_row: int = 16, zoom: int = 4) -> Image.Image:

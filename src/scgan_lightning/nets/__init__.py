@@ -5,6 +5,7 @@ from .discriminator import Discriminator
 from .explicit_degradation import ExplicitDegradation, ExplicitDegrader
 from .restorer import Restorer
 from .spectral_norm import SpectralNorm
+from .tiny_restorer import TinyRestorer
 
 __all__ = [
     "NOISE_DIM",
@@ -14,4 +15,5 @@ __all__ = [
     "ExplicitDegrader",
     "Restorer",
     "SpectralNorm",
+    "TinyRestorer",
 ]

@@ -21,6 +21,7 @@ class Degrader(nn.Module):
     def __init__(self, width: float = 1.0, noise_dim: int = NOISE_DIM, image_size: int = 64):
         super().__init__()
         self.image_size = image_size
+        self.noise_dim = noise_dim
         down_channels = [scaled(c, width) for c in (96, 96, 128, 128, 256, 256)]
         # The deepest width feeds two x2 pixel shuffles, so it must divide by 16.
         deepest = scaled(512, width, multiple=16)

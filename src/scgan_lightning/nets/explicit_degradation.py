@@ -132,6 +132,7 @@ class ExplicitDegrader(nn.Module):
         **explicit: float | None,
     ) -> None:
         super().__init__()
+        self.noise_dim = noise_dim
         self.explicit = ExplicitDegradation(scale, **explicit)
         self.residual = Degrader(width, noise_dim, image_size) if residual else None
         if self.residual is not None:

@@ -14,10 +14,12 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from PIL import Image
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
 from ..atomic import write_text
 from ..checkpoints import save_restorer
+from ..errors import UserError
 from ..grids import columns_grid
 from ..imaging import save_png
 
@@ -61,7 +63,7 @@ def _send_image(logger, key: str, path: Path, grid: Image.Image, step: int) -> N
 
 
 class RestorerCheckpoint(pl.Callback):
-    """Writes ``restorer.pt`` ({"state_dict", "config", "ema"}) when training ends.
+    """Writes ``restorer.pt`` ({"state_dict", "net", "config", "ema"}) when training ends.
 
     The light inference checkpoint that predict, evaluate and export read (the EMA restorer
     when EMA is on); ``export`` is the command that turns it into ONNX / TorchScript. With
@@ -89,15 +91,38 @@ class RestorerCheckpoint(pl.Callback):
     @staticmethod
     def _save(path: Path, pl_module) -> bool:
         hp = pl_module.hparams
-        config = {
-            "width": hp.width,
-            "hr_size": hp.hr_size,
-            "scale": hp.scale,
-            "iteration": pl_module.iteration,
-        }
+        config = {"hr_size": hp.hr_size, "scale": hp.scale, "iteration": pl_module.iteration}
         ema = pl_module.ema_rls is not None
-        save_restorer(path, pl_module.inference_restorer, config, ema=ema)
+        save_restorer(path, pl_module.inference_restorer, hp.net, config, ema=ema)
         return ema
+
+
+class IterationCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` that can save every ``every_n_iterations`` training iterations (the
+    module's ``iteration``: batches), the unit every budget is counted in; Lightning's
+    ``every_n_train_steps`` counts optimiser steps, of which a semi-cycled iteration takes two.
+    Without ``every_n_iterations`` it is ``ModelCheckpoint`` as configured."""
+
+    def __init__(self, every_n_iterations: int | None = None, **options) -> None:
+        if every_n_iterations:
+            if options.get("every_n_train_steps"):
+                raise UserError("model_checkpoint: give every_n_iterations or every_n_train_steps")
+            options.setdefault("every_n_epochs", 0)
+        super().__init__(**options)
+        self.every_n_iterations = every_n_iterations
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        every = self.every_n_iterations
+        if not every:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            return
+        if pl_module.iteration % every or self._should_skip_saving_checkpoint(trainer):
+            return
+        candidates = self._monitor_candidates(trainer)
+        if self.monitor is not None and self.monitor not in candidates:
+            return  # nothing to rank it by yet: the next validation's save takes it
+        self._save_topk_checkpoint(trainer, candidates)
+        self._save_last_checkpoint(trainer, candidates)
 
 
 class LogParameterCounts(pl.Callback):

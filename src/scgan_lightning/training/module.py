@@ -14,15 +14,17 @@ import contextlib
 import dataclasses
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from ..checks import check_scale
 from ..filters import gaussian_lowpass
-from ..nets import NOISE_DIM, Discriminator, Restorer
-from .degraders import explicit_parameters, make_degrader
+from ..networks import build_network, check_spec
+from ..released import RELEASED
 from .losses import (
     DegraderLoss,
     LossWeights,
@@ -32,14 +34,22 @@ from .losses import (
     power_spectrum,
     spectrum_distance,
 )
+from .recipe import EMA, RELEASED_EPOCH, Optimiser, Schedule, Stages, plain, typed
 from .restorer_base import RestorerTrainingModule
 from .speed import adam_flags
 from .step_guard import StepGuard
 
 log = logging.getLogger(__name__)
 
+# The released cosine: a period of 10 epochs (recipe.RELEASED_EPOCH).
+RELEASED_SCHEDULE = Schedule(t_max=10 * RELEASED_EPOCH, every=RELEASED_EPOCH)
 GENERATORS = ("g_dhl", "g_rls", "g_dsl")
 DISCRIMINATORS = ("d_l1", "d_l2", "d_h1", "d_h2")
+
+
+def explicit_parameters(*degraders: nn.Module) -> list[nn.Parameter]:
+    """The learned degradation laws of these degraders (those with an ``explicit`` part)."""
+    return [p for d in degraders if hasattr(d, "explicit") for p in d.explicit.parameters()]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,98 +64,122 @@ class GeneratorOutputs:
 
 
 class SCGANModule(RestorerTrainingModule):
-    """The seven SCGAN networks, their losses, optimisers, EMA and validation."""
+    """The seven SCGAN networks, their losses, optimisers, EMA and validation.
+
+    The networks are specs (``networks.py``; None: the released one): ``net`` the restorer
+    G_RLS, ``degrader`` G_DHL and G_DSL (two of it), ``discriminator`` the four critics, built
+    at the LR size (D_L1, D_L2) and the HR size (D_H1, D_H2). The rest comes in typed groups
+    (``recipe.py``, ``losses.py``); each takes its dataclass or a mapping of its fields.
+    """
 
     def __init__(
         self,
-        width: float = 1.0,
+        net: Mapping[str, Any] | None = None,
+        degrader: Mapping[str, Any] | None = None,
+        discriminator: Mapping[str, Any] | None = None,
         hr_size: int = 64,
         scale: int = 4,
-        noise_dim: int = NOISE_DIM,
-        lr: float = 1e-4,
-        betas: tuple[float, float] = (0.9, 0.999),
-        loss: dict[str, float] | None = None,
-        scheduler: dict[str, float] | None = None,
+        optimiser: Optimiser | Mapping[str, Any] | None = None,
+        schedule: Schedule | Mapping[str, Any] | None = None,
+        stages: Stages | Mapping[str, Any] | None = None,
+        loss: LossWeights | Mapping[str, Any] | None = None,
+        degrader_loss: DegraderLoss | Mapping[str, Any] | None = None,
+        ema: EMA | Mapping[str, Any] | None = None,
         backward_cycle_trains_restorer: bool = False,
-        released_sn_backward: bool = True,
-        ema_decay: float | None = None,
+        init_from: str | None = None,
+        max_nonfinite_steps: int = 10,
         channels_last: bool | str = False,
         adam_impl: str = "default",
-        max_nonfinite_steps: int = 10,
-        content_warmup_iterations: int = 0,
-        pretrain_iterations: int = 0,
-        pretrain_restorer: bool = True,
-        lr_d: float | None = None,
-        init_from: str | None = None,
-        degrader: dict[str, Any] | None = None,
-        degrader_loss: dict[str, Any] | None = None,
-        degrader_width: float | None = None,
-        discriminator_width: float | None = None,
-        pretrain_adversarial: bool = False,
-        pretrain_beta: float = 1.0,
-        ema_warmup: bool = False,
         compile: bool | str = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.optimiser = typed(Optimiser, optimiser, "optimiser")
+        self.schedule = typed(Schedule, schedule, "schedule", RELEASED_SCHEDULE)
+        self.stages = typed(Stages, stages, "stages")
+        self.weights = typed(LossWeights, loss, "loss")
+        self.degrader_loss = typed(DegraderLoss, degrader_loss, "degrader_loss")
+        ema = typed(EMA, ema, "ema")
+        specs = {
+            "net": check_spec(net or RELEASED["restorer"], "model.net"),
+            "degrader": check_spec(degrader or RELEASED["degrader"], "model.degrader"),
+            "discriminator": check_spec(
+                discriminator or RELEASED["discriminator"], "model.discriminator"
+            ),
+        }
+        self.save_hyperparameters(
+            {
+                **specs,
+                "hr_size": hr_size,
+                "scale": scale,
+                "optimiser": plain(self.optimiser),
+                "schedule": plain(self.schedule),
+                "stages": plain(self.stages),
+                "loss": plain(self.weights),
+                "degrader_loss": plain(self.degrader_loss),
+                "ema": plain(ema),
+                "backward_cycle_trains_restorer": backward_cycle_trains_restorer,
+                "init_from": init_from,
+                "max_nonfinite_steps": max_nonfinite_steps,
+                "channels_last": channels_last,
+                "adam_impl": adam_impl,
+                "compile": compile,
+            }
+        )
         self.automatic_optimization = False
-        self.weights = LossWeights(**(loss or {}))
-        self.degrader_loss = DegraderLoss(**(degrader_loss or {}))
-        lr_size = hr_size // scale
-        g_width = degrader_width or width
-        d_width = discriminator_width or width
-        self.g_dhl = make_degrader(degrader, g_width, noise_dim, hr_size, scale)
-        self.g_rls = Restorer(width)
-        self.g_dsl = make_degrader(degrader, g_width, noise_dim, hr_size, scale)
-        self.d_l1 = Discriminator(lr_size, d_width, released_sn_backward)
-        self.d_l2 = Discriminator(lr_size, d_width, released_sn_backward)
-        self.d_h1 = Discriminator(hr_size, d_width, released_sn_backward)
-        self.d_h2 = Discriminator(hr_size, d_width, released_sn_backward)
+        lr_size = check_scale(hr_size, scale)
+        self.g_dhl = build_network(specs["degrader"], "model.degrader")
+        self.g_rls = build_network(specs["net"], "model.net")
+        self.g_dsl = build_network(specs["degrader"], "model.degrader")
+
+        def critic(size: int) -> nn.Module:
+            return build_network(specs["discriminator"], "model.discriminator", image_size=size)
+
+        self.d_l1, self.d_l2 = critic(lr_size), critic(lr_size)
+        self.d_h1, self.d_h2 = critic(hr_size), critic(hr_size)
         self.guard = StepGuard(max_nonfinite_steps)
         # The real LR faces' mean spectrum, averaged over batches (degrader_loss.spectrum_weight).
         self.register_buffer("real_spectrum", torch.zeros(3, lr_size, lr_size // 2 + 1))
         self._spectrum_started = False
-        self._init_restorer_side(ema_decay, init_from)
+        self._init_restorer_side(ema, init_from)
         self._init_speed(channels_last, adam_impl)
         # Not the discriminators: see docs/PERFORMANCE.md, "Compiled step".
         self._init_compile(compile, GENERATORS)
 
+    @property
+    def budget(self) -> int | None:
+        return self.stages.total
+
     # ----------------------------------------------------------------- optimisers
     def configure_optimizers(self):
-        """One Adam over the generators, one over the discriminators; cosine per epoch."""
-        hp = self.hparams
+        """One Adam over the generators, one over the discriminators; a cosine schedule for
+        each, stepped by ``training_step``."""
+        opt = self.optimiser
         adam_kwargs: dict[str, Any] = {
-            "lr": hp.lr,
-            "betas": tuple(hp.betas),
+            "lr": opt.lr,
+            "betas": opt.betas,
             **adam_flags(self._applied.adam_impl),
         }
         groups = [{"params": getattr(self, n).parameters(), "name": n} for n in GENERATORS]
-        explicit = explicit_parameters(self.g_dhl, self.g_dsl)
-        if explicit:
-            # The explicit degradation's few laws learn at their own rate (model.degrader.lr).
-            ids = {id(p) for p in explicit}
+        laws = explicit_parameters(self.g_dhl, self.g_dsl)
+        if laws:
+            # The explicit degradation's few laws learn at their own rate (optimiser.laws_lr).
+            ids = {id(p) for p in laws}
             for group in groups:
                 group["params"] = [p for p in group["params"] if id(p) not in ids]
-            rate = (hp.degrader or {}).get("lr", hp.lr)
-            groups.append({"params": explicit, "name": "degradation_laws", "lr": rate})
+            rate = opt.laws_lr if opt.laws_lr is not None else opt.lr
+            groups.append({"params": laws, "name": "degradation_laws", "lr": rate})
         opt_g = torch.optim.Adam(groups, **adam_kwargs)
         opt_d = torch.optim.Adam(
             [{"params": getattr(self, n).parameters(), "name": n} for n in DISCRIMINATORS],
-            **{**adam_kwargs, "lr": hp.lr_d if hp.lr_d is not None else hp.lr},
+            **{**adam_kwargs, "lr": opt.lr_d if opt.lr_d is not None else opt.lr},
         )
-        sched = hp.scheduler or {}
-        t_max, eta_min = sched.get("t_max", 10), sched.get("eta_min", 1e-5)
-        schedulers = [
-            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min)
-            for opt in (opt_g, opt_d)
-        ]
-        return [opt_g, opt_d], schedulers
+        return [opt_g, opt_d], [self.cosine(opt_g), self.cosine(opt_d)]
 
     # --------------------------------------------------------------- training step
     @property
     def phase(self) -> str:
         """Which step runs now: the degrader-only stage's or the semi-cycled one."""
-        pretraining = self.iteration < self.hparams.pretrain_iterations
+        pretraining = self.iteration < self.stages.pretrain
         return "degrader-only" if pretraining else "semi-cycled"
 
     def training_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
@@ -153,6 +187,7 @@ class SCGANModule(RestorerTrainingModule):
         opt_g, opt_d = self.optimizers()
         with self._step_context():
             losses, stepped_d = self._step(batch, opt_g, opt_d)
+        self._step_schedules()
         return self._log_step(losses, batch["hr"].shape[0], opt_g, stepped_d)
 
     def _step(self, batch: dict, opt_g, opt_d) -> tuple[dict[str, torch.Tensor], Any]:
@@ -167,7 +202,7 @@ class SCGANModule(RestorerTrainingModule):
         hr, lr = self._prepare(batch["hr"]), self._prepare(batch["lr"])
         z = self.sample_noise(hr.shape[0], hr.device)
         self.guard.begin(self.g_rls.buffers())
-        if self.iteration < self.hparams.pretrain_iterations:
+        if self.iteration < self.stages.pretrain:
             return self._pretrain_step(hr, lr, z, opt_g, opt_d)
 
         out = self.generator_outputs(hr, lr, z)
@@ -184,7 +219,7 @@ class SCGANModule(RestorerTrainingModule):
     def sample_noise(self, batch_size: int, device: torch.device) -> torch.Tensor:
         """The noise z that G_DHL and G_DSL read, one draw per batch (tests feed fixed z by
         replacing this method)."""
-        return torch.randn(batch_size, 1, self.hparams.noise_dim, device=device)
+        return torch.randn(batch_size, 1, self.g_dhl.noise_dim, device=device)
 
     def generator_outputs(
         self, hr: torch.Tensor, lr: torch.Tensor, z: torch.Tensor
@@ -217,12 +252,12 @@ class SCGANModule(RestorerTrainingModule):
     def generator_losses(self, hr, lr, out: GeneratorOutputs) -> dict[str, torch.Tensor]:
         """The three generator objectives against the current discriminators.
 
-        During ``content_warmup_iterations`` the adversarial weight is zero: small networks
+        During ``stages.content_warmup`` iterations the adversarial weight is zero: small networks
         learn the L1 cycles first instead of chasing discriminators that win at once. The
         ``*_l1`` entries are the content parts alone, for the logs.
         """
         w = self.weights
-        if self.iteration < self.hparams.content_warmup_iterations:
+        if self.iteration < self.stages.content_warmup:
             w = dataclasses.replace(w, beta=0.0, beta_degrader=0.0, beta_restorer=0.0)
         w_deg, w_rls = w.for_degraders(), w.for_restorer()
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
@@ -289,7 +324,7 @@ class SCGANModule(RestorerTrainingModule):
         to avgpool(HR) stays near 0.3 for hundreds of steps, so the restorer learns from noise.
         This stage (the PSNR-oriented pre-training of ESRGAN-style recipes) gives both
         networks their L1 targets directly; the restorer reads avgpool(HR), not G_DHL's output.
-        ``pretrain_restorer=False`` trains G_DHL alone, for a restorer that came trained
+        ``stages.pretrain_restorer=False`` trains G_DHL alone, for a restorer that came trained
         (``init_from``).
         """
         hr_down = F.avg_pool2d(hr, self.hparams.scale)
@@ -297,21 +332,21 @@ class SCGANModule(RestorerTrainingModule):
         losses = {"pretrain_G_DHL": self.degrader_content(lr_gen, hr_down, lr)}
         trained: tuple[str, ...] = ("g_dhl",)
         d_ok = torch.ones((), dtype=torch.bool, device=hr.device)
-        if self.hparams.pretrain_adversarial:
+        if self.stages.pretrain_adversarial:
             show = self.degrader_loss.discriminator_input
             d_loss = hinge_discriminator(self.d_l1(show(lr)), self.d_l1(show(lr_gen.detach())))
             d_ok = self._update(opt_d, d_loss, ("d_l1",))
             losses["pretrain_D_L1"] = d_loss
             with self.discriminators_frozen():
                 fake_scores = self.d_l1(show(lr_gen))
-            losses["pretrain_G_DHL_adv"] = -self.hparams.pretrain_beta * fake_scores.mean()
-        if self.hparams.pretrain_restorer:
+            losses["pretrain_G_DHL_adv"] = -self.stages.pretrain_beta * fake_scores.mean()
+        if self.stages.pretrain_restorer:
             losses["pretrain_G_RLS"] = F.l1_loss(self.g_rls(self._prepare(hr_down)), hr)
             trained += ("g_rls",)
         generator_losses = [v for k, v in losses.items() if k != "pretrain_D_L1"]
         ok = self._update(opt_g, self.weights.alpha * sum(generator_losses), trained)
         self._finish_step(ok & d_ok, ok)
-        return losses, opt_d if self.hparams.pretrain_adversarial else None
+        return losses, opt_d if self.stages.pretrain_adversarial else None
 
     def _update(self, optimizer, loss: torch.Tensor, networks: tuple[str, ...]) -> torch.Tensor:
         """Backward and step; the update is kept only where the device flag returned is true.
@@ -338,7 +373,7 @@ class SCGANModule(RestorerTrainingModule):
             ema_tensors = [*self.ema_rls.parameters(), *self.ema_rls.buffers()]
             with self.guard.keep_ema_if(g_ok, ema_tensors):
                 self._update_ema()
-        self.iteration += 1
+        self._advance()
 
     def _log_step(self, raw: dict, batch_size: int, opt_g, opt_d) -> dict[str, torch.Tensor]:
         """Losses go to Lightning as device tensors (it reads them at its logging steps); the
@@ -376,10 +411,14 @@ class SCGANModule(RestorerTrainingModule):
 
     def on_train_epoch_end(self) -> None:
         self.guard.check(self.iteration)
+
+    def _step_schedules(self) -> None:
+        if not self._rate_moves_after(self.iteration):
+            return
         with warnings.catch_warnings():
-            # In a degrader-only stage some optimisers have not stepped yet; their schedules
-            # still count epochs from the start of the run, as intended, so PyTorch's
-            # "lr_scheduler.step() before optimizer.step()" warning says nothing here.
+            # In the pre-training stage the discriminators' optimiser has not stepped yet; its
+            # schedule still counts iterations from the start of the run, as intended, so
+            # PyTorch's "lr_scheduler.step() before optimizer.step()" warning says nothing here.
             warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
             for scheduler in self.lr_schedulers():
                 scheduler.step()

@@ -12,14 +12,15 @@ import logging
 
 import pytorch_lightning as pl
 import torch
+from torch import nn
 
 from ..autotune import Requested, Settings
 from ..checkpoints import initial_states
 from ..errors import CheckpointError
 from ..imaging import as_8bit, bicubic_upsample
 from ..metrics.fidelity import paired_scores
-from ..nets import Restorer
 from .ema import make_ema_copy, update_ema, warmed_up_decay
+from .recipe import EMA, Schedule
 from .speed import apply_adam, apply_layout, autocast
 from .speed_tuning import SpeedTuning
 
@@ -29,18 +30,21 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 
 class RestorerTrainingModule(pl.LightningModule):
-    """Base: ``g_rls`` (and ``ema_rls``), ``iteration``, validation and checkpoint state.
+    """Base: ``g_rls`` (and ``ema_rls``), ``iteration``, the budget, validation and checkpoint
+    state.
 
     Subclasses build their networks, call :meth:`_init_speed` and :meth:`_init_restorer_side`
-    at the end of their ``__init__``, name the ``phase`` each step belongs to, and run each
-    training step inside :meth:`_step_context`.
+    at the end of their ``__init__``, name the ``phase`` each step belongs to, run each
+    training step inside :meth:`_step_context` and call :meth:`_advance` once an iteration.
     """
 
-    g_rls: Restorer
-    ema_rls: Restorer | None
+    g_rls: nn.Module
+    ema_rls: nn.Module | None
+    schedule: Schedule
 
-    def _init_restorer_side(self, ema_decay: float | None, init_from: str | None) -> None:
-        self.ema_rls = make_ema_copy(self.g_rls) if ema_decay else None
+    def _init_restorer_side(self, ema: EMA, init_from: str | None) -> None:
+        self.ema_settings = ema
+        self.ema_rls = make_ema_copy(self.g_rls) if ema.decay else None
         self.iteration = 0
         if init_from:
             self._initialise_from(init_from)
@@ -58,20 +62,52 @@ class RestorerTrainingModule(pl.LightningModule):
                 first_line = str(err).strip().splitlines()[-1].strip()
                 raise CheckpointError(
                     f"{path}: its {name} does not fit this model's {name} "
-                    f"(model.width={self.hparams.width}; {first_line})"
+                    f"(model.net={self.hparams.net}; {first_line})"
                 ) from None
         if self.ema_rls is not None and "ema_rls" not in states and "g_rls" in states:
             self.ema_rls.load_state_dict(self.g_rls.state_dict())
         log.info("initialised %s from %s", ", ".join(sorted(states)), path)
 
     def _update_ema(self) -> None:
-        """One EMA step; with ``ema_warmup`` the decay ramps up, so that a restorer trained
+        """One EMA step; with ``ema.warmup`` the decay ramps up, so that a restorer trained
         from scratch is not averaged with its random initial weights."""
-        hp = self.hparams
-        decay = hp.ema_decay
-        if hp.get("ema_warmup"):
+        decay = self.ema_settings.decay
+        if self.ema_settings.warmup:
             decay = warmed_up_decay(decay, self.iteration)
         update_ema(self.ema_rls, self.g_rls, decay)
+
+    # ------------------------------------------------------------------ the budget
+    @property
+    def budget(self) -> int | None:
+        """The iterations this run trains for; None: the Trainer's limits end it."""
+        raise NotImplementedError
+
+    def cosine(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+        """``schedule`` for ``optimizer``, over the budget unless ``schedule.t_max`` is set; it
+        is stepped once every ``schedule.every`` iterations."""
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=self.schedule.steps(self.budget), eta_min=self.schedule.eta_min
+        )
+
+    def _rate_moves_after(self, iterations_done: int) -> bool:
+        """Whether the learning rates move once ``iterations_done`` iterations are done:
+        every ``schedule.every``, counted from the run's start, so a resumed run moves them
+        where an unbroken one would."""
+        return iterations_done % self.schedule.every == 0
+
+    def _advance(self) -> None:
+        """One iteration done; at the end of the budget, the run stops after this batch (and
+        Lightning validates the weights it ends with)."""
+        self.iteration += 1
+        if self._trainer is not None and self.budget is not None and self.iteration >= self.budget:
+            self.trainer.should_stop = True
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> int | None:
+        """A run resumed at the end of its budget trains no further (-1: skip the epoch)."""
+        if self.budget is not None and self.iteration >= self.budget:
+            self.trainer.should_stop = True
+            return -1
+        return None
 
     # ------------------------------------------------------------------ speed settings
     def _init_speed(self, channels_last: bool | str, adam_impl: str) -> None:
@@ -131,7 +167,7 @@ class RestorerTrainingModule(pl.LightningModule):
         return x
 
     @property
-    def inference_restorer(self) -> Restorer:
+    def inference_restorer(self) -> nn.Module:
         """The EMA restorer when EMA is on, else the trained one."""
         return self.ema_rls if self.ema_rls is not None else self.g_rls
 

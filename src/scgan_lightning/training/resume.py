@@ -20,6 +20,8 @@ from ..serialization import load_weights_file
 
 # ckpt_path values that Lightning resolves itself ("last" of the run's own ModelCheckpoint...).
 LIGHTNING_KEYWORDS = ("last", "best", "hpc", "registry")
+# The hyper-parameters that name a training module's networks (networks.py).
+NETWORK_KEYS = ("net", "degrader", "discriminator")
 
 
 def fit_problem(payload: Any, model: nn.Module) -> str | None:
@@ -43,10 +45,17 @@ def fit_problem(payload: Any, model: nn.Module) -> str | None:
         detail = f"{key!r} has shape {shapes[0]}, this model's {shapes[1]}"
     else:
         detail = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
-    saved = (payload.get("hyper_parameters") or {}).get("width")
-    ours = getattr(model, "hparams", {}).get("width")
-    widths = f"; trained with model.width={saved}, this run has {ours}" if saved != ours else ""
-    return f"does not fit this model ({detail}{widths})"
+    return f"does not fit this model ({detail}{_network_difference(payload, model)})"
+
+
+def _network_difference(payload: Mapping[str, Any], model: nn.Module) -> str:
+    """Which network spec the checkpoint was trained with and this run differs in, if any."""
+    saved = payload.get("hyper_parameters") or {}
+    ours = getattr(model, "hparams", {})
+    for key in NETWORK_KEYS:
+        if key in ours and saved.get(key) != ours[key]:
+            return f"; trained with model.{key}={saved.get(key)}, this run has {ours[key]}"
+    return ""
 
 
 def newest_loadable(folder: Path, exclude: Path) -> Path | None:
