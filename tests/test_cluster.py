@@ -274,9 +274,26 @@ def _started(command: list[str], output: Path) -> Iterator[subprocess.Popen]:
         try:
             yield process
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            _stop(process, marker=str(output.parent))
+
+
+def _stop(process: subprocess.Popen, marker: str) -> None:
+    """SIGTERM first, so that torchrun closes its workers; then SIGKILL the group and any
+    process left whose command line names this test's folder: torchrun's workers run in
+    process groups of their own and, stuck on a dead peer, ignore SIGTERM."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _sweep(overrides: list[str]) -> list[str]:
