@@ -31,7 +31,9 @@ from scgan_lightning.cli.train import continue_preempted, ddp_sweep_refused
 from scgan_lightning.errors import UserError
 from scgan_lightning.training.preemption import (
     PREEMPTED_MARKER,
+    SUBMITIT_SIGNAL_VARIABLE,
     keep_earlier_metrics,
+    share_signal_with_submitit,
     without_lightning_requeue,
 )
 from tests.train_runs import (
@@ -155,6 +157,23 @@ def test_slurm_launcher_asks_for_sigusr1_and_one_task_per_device(tmp_path, monke
     assert export < srun, "the job must see the signal submitit requeues on"
 
 
+@pytest.mark.parametrize("argv", [["-m", "seed=1,2"], ["--multirun"], ["hydra.mode=MULTIRUN"]])
+def test_a_multirun_with_another_submitit_signal_is_refused(monkeypatch, argv):
+    monkeypatch.setenv(SUBMITIT_SIGNAL_VARIABLE, "USR2")
+    with pytest.raises(UserError, match=r"SUBMITIT_PREEMPT_SIGNAL=USR2: .* must requeue on USR1"):
+        share_signal_with_submitit(argv)
+
+
+def test_a_single_run_leaves_a_users_submitit_signal_alone(monkeypatch):
+    """No launcher is involved in a single run: the user's setting is theirs (another tool's)."""
+    monkeypatch.setenv(SUBMITIT_SIGNAL_VARIABLE, "USR2")
+    share_signal_with_submitit(["experiment=demo"])
+    assert os.environ[SUBMITIT_SIGNAL_VARIABLE] == "USR2"
+    monkeypatch.delenv(SUBMITIT_SIGNAL_VARIABLE)
+    share_signal_with_submitit(["-m", "seed=1,2"])
+    assert os.environ[SUBMITIT_SIGNAL_VARIABLE] == "USR1"
+
+
 # --- who owns requeue ---------------------------------------------------------------------------
 
 SLURM_JOB = {
@@ -240,7 +259,7 @@ def test_a_damaged_note_is_named_in_one_line(tmp_path):
 
 def test_another_config_in_a_stopped_run_directory_starts_afresh(tmp_path, caplog):
     _stopped_run(tmp_path, _config(tmp_path))
-    assert continue_preempted(_config(tmp_path, "model.lr=0.001")) is None
+    assert continue_preempted(_config(tmp_path, "model.optimiser.lr=0.001")) is None
     assert "its config differs from this one's: starting afresh" in caplog.text
 
 
@@ -257,6 +276,15 @@ def test_the_earlier_attempt_keeps_its_metrics(tmp_path):
 # --- the documented commands, run -------------------------------------------------------------
 
 
+# Quiet jobs sharing one timing cache; one thread each, as a scheduler gives each job its own
+# cores: two jobs of two threads each on a 2-core machine ran 9x slower than one.
+JOB_ENVIRONMENT = {
+    "PYTHONWARNINGS": "ignore",
+    "SCGAN_CACHE_DIR": SESSION_CACHE,
+    "OMP_NUM_THREADS": "1",
+}
+
+
 @contextlib.contextmanager
 def _started(command: list[str], output: Path) -> Iterator[subprocess.Popen]:
     """``command`` from the project root, its output in ``output``, in a process group of its
@@ -269,7 +297,7 @@ def _started(command: list[str], output: Path) -> Iterator[subprocess.Popen]:
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "PYTHONWARNINGS": "ignore", "SCGAN_CACHE_DIR": SESSION_CACHE},
+            env={**os.environ, **JOB_ENVIRONMENT},
         )
         try:
             yield process
@@ -388,7 +416,10 @@ def test_sigusr1_to_a_submitit_job_requeues_it_and_it_resumes_from_its_checkpoin
     for run in _sweep_runs(tmp_path):
         last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
         assert last["scgan"]["iteration"] == epochs * batches
-        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt"]
+        # One last.ckpt, written again by the requeued job: no last-v1.ckpt, and no
+        # hpc_ckpt_<n>.ckpt of Lightning's own SLURM requeue.
+        names = [p.name for p in (run / "checkpoints").glob("*.ckpt")]
+        assert "last.ckpt" in names and not [n for n in names if n.startswith(("last-", "hpc"))]
         assert (run / "restorer.pt").is_file()
     other = next(r for r in run_dirs(tmp_path) if r != signalled)
     assert "resuming from" not in (other / "train.log").read_text()

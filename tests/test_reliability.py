@@ -75,7 +75,7 @@ def test_sigkill_never_leaves_a_truncated_checkpoint_and_resume_finishes(folders
         "trainer.max_epochs=4",
         "trainer.limit_train_batches=4",
         "trainer.limit_val_batches=0",
-        "callbacks.model_checkpoint.every_n_epochs=1",
+        "+callbacks.model_checkpoint.every_n_epochs=1",
     )
     process = _start(overrides)
     run = wait_for_iteration(tmp_path, process)

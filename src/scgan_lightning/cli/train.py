@@ -6,6 +6,7 @@ Returns the value of ``optimized_metric`` so Hydra sweepers (Optuna) can optimis
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -215,5 +216,5 @@ _entry = cli("train", _main)  # unknown keys are answered with the closest valid
 
 def main() -> Any:
     """The training command: submitit (if a sweep uses it) is told the project's signal first."""
-    exit_on_user_error(share_signal_with_submitit)()
+    exit_on_user_error(share_signal_with_submitit)(sys.argv[1:])
     return _entry()

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,18 @@ SUBMITIT_SIGNAL_VARIABLE = "SUBMITIT_PREEMPT_SIGNAL"
 SUBMITIT_SIGNAL = "USR1"
 
 
-def share_signal_with_submitit() -> None:
+def share_signal_with_submitit(argv: Sequence[str]) -> None:
     """Make submitit use SIGUSR1, before it is imported (the training command's first step).
 
     submitit's default, SIGUSR2, would reach its requeue handler alone, which exits at once,
     mid-step, with nothing saved. Its environment variable travels with the jobs (a local
     job's environment, sbatch's exported one), so the job side agrees with the sbatch line.
+    Another signal set by the user is refused only for a multirun (``argv``, the command's
+    arguments), the one kind of run a submitit launcher starts.
     """
     chosen = os.environ.setdefault(SUBMITIT_SIGNAL_VARIABLE, SUBMITIT_SIGNAL)
-    if chosen != SUBMITIT_SIGNAL:
+    multirun = {"-m", "--multirun", "hydra.mode=MULTIRUN"} & set(argv)
+    if chosen != SUBMITIT_SIGNAL and multirun:
         raise UserError(
             f"{SUBMITIT_SIGNAL_VARIABLE}={chosen}: training saves its checkpoint on SIGUSR1 "
             f"or SIGTERM, so submitit must requeue on USR1; unset {SUBMITIT_SIGNAL_VARIABLE}"
