@@ -1,7 +1,8 @@
-"""Training callbacks tested in process: throughput logging, a signal during validation."""
+"""Training callbacks tested in process: throughput logging, preemption signals."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -11,7 +12,7 @@ import torch
 from pytorch_lightning.loggers.logger import Logger
 
 from scgan_lightning.training.callbacks import IterationCheckpoint, TrainingThroughput
-from scgan_lightning.training.preemption import CheckpointOnSignal
+from scgan_lightning.training.preemption import PREEMPTED_MARKER, CheckpointOnSignal
 from tests.train_runs import fit_in_memory, random_batches, scgan_module
 
 
@@ -90,3 +91,45 @@ def test_iteration_checkpoint_saves_every_n_iterations_not_optimiser_steps(tmp_p
     fit_in_memory(module, random_batches(6), callbacks=[checkpoint], enable_checkpointing=True)
     # Iterations 1-3 take one optimiser step each, 4-6 two: global steps 1, 2, 3, 5, 7, 9.
     assert saved == [2, 4, 6]
+
+
+class SignalAtBatch(pl.Callback):
+    """Sends SIGUSR1 to this process as training batch ``batch`` of the first epoch starts."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == 0 and batch_idx == self.batch:
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+
+def test_the_handler_a_signal_had_before_fit_runs_after_the_save(tmp_path):
+    """submitit's requeue handler holds SIGUSR1 in a job: it must find the checkpoint saved."""
+    calls = []
+
+    def launcher_handler(signum, frame):
+        calls.append((signum, (tmp_path / "last.ckpt").is_file()))
+
+    before = signal.signal(signal.SIGUSR1, launcher_handler)
+    try:
+        torch.manual_seed(0)
+        module = scgan_module(0.125, stages={"pretrain": 100})
+        save = CheckpointOnSignal(dirpath=str(tmp_path))
+        fit_in_memory(
+            module, random_batches(4, size=3), callbacks=[save, SignalAtBatch(1)], max_epochs=2
+        )
+        assert signal.getsignal(signal.SIGUSR1) is launcher_handler  # given back after fit
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+    assert calls == [(signal.SIGUSR1, True)]
+    assert module.iteration == 2  # saved after batch 1 (iteration 2), then stopped
+    note = json.loads((tmp_path / PREEMPTED_MARKER).read_text())
+    assert note == {"checkpoint": "last.ckpt", "signals": ["SIGUSR1"], "iteration": 2}
+
+
+def test_a_run_that_finishes_clears_the_note_of_an_earlier_stop(tmp_path):
+    (tmp_path / PREEMPTED_MARKER).write_text('{"checkpoint": "last.ckpt"}')
+    module = scgan_module(0.125, stages={"pretrain": 100})
+    fit_in_memory(module, random_batches(2, size=3), callbacks=[CheckpointOnSignal(str(tmp_path))])
+    assert not (tmp_path / PREEMPTED_MARKER).exists()

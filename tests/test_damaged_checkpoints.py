@@ -156,7 +156,7 @@ def test_train_resumed_from_a_truncated_checkpoint_stops_in_one_line_then_resume
         tmp_path,
         "trainer.max_epochs=2",
         "trainer.limit_val_batches=0",
-        "callbacks.model_checkpoint.every_n_epochs=1",
+        "+callbacks.model_checkpoint.every_n_epochs=1",
     )
     run_train(overrides)
     [run] = run_dirs(tmp_path)
@@ -183,7 +183,7 @@ def test_train_on_a_disk_smaller_than_two_checkpoints_stops_in_one_line(folders,
                 disk,
                 "trainer.max_epochs=2",
                 "trainer.limit_val_batches=0",
-                "callbacks.model_checkpoint.every_n_epochs=1",
+                "+callbacks.model_checkpoint.every_n_epochs=1",
             )
         )
         line = _assert_one_line_error(done)

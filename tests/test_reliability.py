@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.train_runs import PROJECT_ROOT, make_face_folders, run_dirs, run_train, train_overrides
+from tests.train_runs import (
+    PROJECT_ROOT,
+    make_face_folders,
+    run_dirs,
+    run_train,
+    train_overrides,
+    wait_for_iteration,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +37,6 @@ def _start(overrides: list[str]) -> subprocess.Popen:
         text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-
-
-def _wait_for_iteration(log_dir: Path, process: subprocess.Popen, timeout: float = 600) -> Path:
-    """Wait until the run has logged at least one training iteration; returns its run dir."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        for csv_file in log_dir.rglob("metrics.csv"):
-            if "train/G_RLS" in csv_file.read_text() and csv_file.read_text().count("\n") > 1:
-                return csv_file.parents[1]
-        time.sleep(0.5)
-    raise AssertionError("no training iteration was logged in time")
 
 
 @pytest.mark.parametrize(
@@ -63,7 +58,7 @@ def test_preemption_signal_saves_a_checkpoint_and_exits_cleanly(folders, tmp_pat
         f"data.num_workers={workers}",
     )
     process = _start(overrides)
-    run = _wait_for_iteration(tmp_path, process)
+    run = wait_for_iteration(tmp_path, process)
     os.killpg(process.pid, signum)
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
@@ -80,10 +75,10 @@ def test_sigkill_never_leaves_a_truncated_checkpoint_and_resume_finishes(folders
         "trainer.max_epochs=4",
         "trainer.limit_train_batches=4",
         "trainer.limit_val_batches=0",
-        "callbacks.model_checkpoint.every_n_epochs=1",
+        "+callbacks.model_checkpoint.every_n_epochs=1",
     )
     process = _start(overrides)
-    run = _wait_for_iteration(tmp_path, process)
+    run = wait_for_iteration(tmp_path, process)
     last = run / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 600
     while not last.exists() and time.monotonic() < deadline:

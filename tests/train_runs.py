@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,20 @@ def run_train(
             f"STDERR:\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def wait_for_iteration(log_dir: Path, process: subprocess.Popen, timeout: float = 600) -> Path:
+    """Wait until a run under ``log_dir`` has logged a training iteration; returns its run dir."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"the run ended before a training iteration\n{output}")
+        for csv_file in log_dir.rglob("metrics.csv"):
+            if "train/G_RLS" in csv_file.read_text() and csv_file.read_text().count("\n") > 1:
+                return csv_file.parents[1]
+        time.sleep(0.5)
+    raise AssertionError("no training iteration was logged in time")
 
 
 def run_dirs(log_dir: Path, task: str = "train") -> list[Path]:

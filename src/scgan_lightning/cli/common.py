@@ -23,6 +23,8 @@ from ..errors import UserError
 from .quiet import quiet_known_noise
 
 CONFIG_PACKAGE = "scgan_lightning.conf"
+# The resolved config every command writes into its run directory (``extras``).
+RESOLVED_CONFIG = "config_resolved.yaml"
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:
@@ -97,7 +99,7 @@ def extras(cfg: DictConfig, order: tuple[str, ...] = ()) -> None:
     ``config_resolved.yaml`` into the run directory."""
     if cfg.get("print_config"):
         print_config_tree(cfg, order)
-    save_resolved_config(cfg, f"{cfg.paths.output_dir}/config_resolved.yaml")
+    save_resolved_config(cfg, Path(cfg.paths.output_dir) / RESOLVED_CONFIG)
 
 
 def closest(key: str, valid: Iterable[str]) -> str:
