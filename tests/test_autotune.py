@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scgan_lightning.autotune import MARGIN, Requested, Settings, Tuner, cache_path, decide
-from scgan_lightning.autotune.cache import cached_choice, store_choice
+from scgan_lightning.autotune.cache import cached_choice, cpu_identity, store_choice
 
 CPU = torch.device("cpu")
 FP32 = Settings("32", False, "default")
@@ -147,3 +147,19 @@ def test_a_single_candidate_is_used_without_timing_or_cache(_cache):
     tuner = Tuner.from_cache([FP32], "key", "test work", "step", 4)
     assert _run(tuner, {FP32: 1.0}, 2) == [FP32, FP32]
     assert not _cache.exists()
+
+
+def _cpuinfo(flags: str) -> str:
+    block = (
+        "processor\t: {n}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n"
+        "model name\t: Intel(R) Xeon(R) Processor\nstepping\t: 8\nflags\t\t: {flags}\n"
+    )
+    return "\n".join(block.format(n=n, flags=flags) for n in range(2))
+
+
+def test_two_cpus_a_virtual_machine_names_alike_get_their_own_cache_entries():
+    """One without AMX, one with: a choice timed on one must not be read on the other."""
+    plain, amx = _cpuinfo("fpu sse avx512f"), _cpuinfo("fpu sse avx512f amx_bf16 amx_tile")
+    assert cpu_identity(plain) != cpu_identity(amx)
+    assert cpu_identity(plain) == cpu_identity(_cpuinfo("fpu sse avx512f"))
+    assert cpu_identity(amx).startswith("Intel(R) Xeon(R) Processor (family 6 model 143")
