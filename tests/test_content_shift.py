@@ -21,7 +21,7 @@ from scgan_lightning.data.content import (
     shift_images,
 )
 from scgan_lightning.data.controlled import build_controlled_set, read_manifest
-from scgan_lightning.data.datasets import UnpairedFaceDataset
+from scgan_lightning.data.datasets import DegradedPairsDataset, UnpairedFaceDataset
 from scgan_lightning.data.degradation import load_degradation
 from scgan_lightning.errors import UserError
 from scgan_lightning.imaging import list_images, read_face
@@ -186,6 +186,24 @@ def test_hr_augmentation_changes_hr_faces_per_item_and_epoch_reproducibly():
         bool(torch.equal(dataset[(i, 1)]["hr"][0], dataset[(i, 1)]["hr"][1])) for i in range(6)
     ]
     assert later != greys  # drawn afresh each epoch
+
+
+def test_an_oracles_pairs_degrade_the_augmented_hr_face():
+    """The oracle given SCGAN's augmentation: each pair's LR is the chain of the face its HR
+    shows, and the face is the one UnpairedFaceDataset draws for that item and epoch."""
+    files = list_images(DEMO / "hr_val")[:6]
+    augment = ContentShift(steps=[Greyscale(probability=0.5)])
+    chain = load_degradation("avgpool")
+    pairs = DegradedPairsDataset(files, chain, seed=1, hr_augment=augment)
+    unpaired = UnpairedFaceDataset(files, files, seed=1, hr_augment=augment)
+    for index in range(6):
+        pair = pairs[(index, 1)]
+        assert torch.equal(pair["hr"], unpaired[(index, 1)]["hr"])
+        expected = torch.nn.functional.avg_pool2d(pair["hr"][None], 4)[0]
+        assert torch.allclose(pair["lr"], expected, atol=1e-6)
+    plain = DegradedPairsDataset(files, chain, seed=1)
+    changed = [not torch.equal(pairs[(i, 1)]["hr"], plain[(i, 1)]["hr"]) for i in range(6)]
+    assert 0 < sum(changed) < 6
 
 
 def test_the_set_builder_command_builds_the_content_gap_track(tmp_path):

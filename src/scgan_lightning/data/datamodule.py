@@ -67,8 +67,9 @@ class FaceDataModule(pl.LightningDataModule):
     Validation pairs each HR face with the LR of the same name in ``val_lr_dir``, or else with
     ``val_degradation`` of it (a preset name, a config or a callable). Files are decoded once at
     setup; unreadable ones are skipped and listed in ``skipped_files`` / ``skipped_summary``.
-    ``hr_augment`` (a content shift: preset name, config or callable) changes the unpaired HR
-    faces towards the LR population's framing and light (``UnpairedFaceDataset``).
+    ``hr_augment`` (a content shift: preset name, config or callable) changes the HR faces
+    towards the LR population's framing and light, before they are degraded in
+    ``degraded_hr`` pairs.
     """
 
     def __init__(
@@ -104,8 +105,8 @@ class FaceDataModule(pl.LightningDataModule):
             raise UserError("data.train_pairs=degraded_hr needs data.train_degradation")
         if on_device and train_pairs != "unpaired":
             raise UserError("data.on_device holds unpaired sets only (data.train_pairs=unpaired)")
-        if hr_augment is not None and (on_device or train_pairs != "unpaired"):
-            raise UserError("data.hr_augment applies to unpaired sets read from files only")
+        if hr_augment is not None and on_device:
+            raise UserError("data.hr_augment applies to sets read from files, not data.on_device")
         self.hr_augment = load_content_shift(hr_augment) if hr_augment is not None else None
         self.val_degradation = load_degradation(val_degradation)
         for name, value in (("batch_size", batch_size), ("val_batch_size", val_batch_size)):
@@ -162,6 +163,7 @@ class FaceDataModule(pl.LightningDataModule):
                 hp.scale,
                 hp.flip,
                 hp.seed,
+                self.hr_augment,
             )
         else:
             dataset = UnpairedFaceDataset(

@@ -149,6 +149,19 @@ class EpochShuffleSampler(Sampler[tuple[int, int]]):
         return ((int(index), self.epoch) for index in order)
 
 
+def augmented(
+    hr: torch.Tensor,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+    seed: int,
+    epoch: int,
+    index: int,
+) -> torch.Tensor:
+    """``augment`` of HR face ``index`` in ``epoch``, drawn from ``(seed, epoch, index)`` only,
+    so a resumed run and every worker draw what an unbroken one would."""
+    rng = torch.Generator().manual_seed(image_seed(seed, f"augment/{epoch}/{index}"))
+    return augment(hr, rng).clamp(-1.0, 1.0)
+
+
 class UnpairedFaceDataset(Dataset):
     """Item i: HR face i with a random real LR face, re-drawn every epoch.
 
@@ -213,8 +226,7 @@ class UnpairedFaceDataset(Dataset):
         choice = self.draw(index, epoch)
         hr, lr = self.read_hr(index), self.read_lr(choice.lr_index)
         if self.hr_augment is not None:
-            rng = torch.Generator().manual_seed(image_seed(self.seed, f"augment/{epoch}/{index}"))
-            hr = self.hr_augment(hr, rng).clamp(-1.0, 1.0)
+            hr = augmented(hr, self.hr_augment, self.seed, epoch, index)
         return {
             "hr": hr.flip(-1) if choice.flip_hr else hr,
             "lr": lr.flip(-1) if choice.flip_lr else lr,
@@ -296,7 +308,11 @@ class PairedFolderDataset(Dataset):
 
 class DegradedPairsDataset(Dataset):
     """Supervised pairs (degradation(HR), HR), drawn afresh for every ``(index, epoch)``: the
-    naive baseline (``avgpool``) and the oracle (the true chain) train on these."""
+    naive baseline (``avgpool``) and the oracle (the true chain) train on these.
+
+    ``hr_augment`` changes each HR face before it is degraded, drawn as
+    :class:`UnpairedFaceDataset` draws it, so that an oracle can be given the augmentation an
+    SCGAN run was given and stay its upper bound."""
 
     def __init__(
         self,
@@ -306,12 +322,14 @@ class DegradedPairsDataset(Dataset):
         scale: int = 4,
         flip: bool = False,
         seed: int = 0,
+        hr_augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     ) -> None:
         self.hr_size = hr_size
         self.scale = scale
         check_scale(hr_size, scale)
         self.flip = flip
         self.seed = seed
+        self.hr_augment = hr_augment
         self.epoch = 0
         self.degradation = load_degradation(degradation)
         self.files, self.skipped = _usable(hr_files, "HR")
@@ -326,6 +344,8 @@ class DegradedPairsDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         hr = read_face(self.files[index], self.hr_size)
+        if self.hr_augment is not None:
+            hr = augmented(hr, self.hr_augment, self.seed, epoch, index)
         if self.flip and np.random.default_rng([self.seed, _FLIPS, epoch, index]).random() < 0.5:
             hr = hr.flip(-1)
         key_name = f"{epoch}/{self.files[index].name}"
