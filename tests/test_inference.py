@@ -57,6 +57,29 @@ def test_yunet_finds_the_tiny_faces_of_the_demo_photo(photo):
     assert faces == sorted(faces, key=lambda f: (f.box.y, f.box.x))
 
 
+def test_a_detection_with_non_finite_numbers_is_dropped(photo):
+    """YuNet once returned a row at infinity for a 64x32 single-colour photo (the app's EXIF
+    test); such a row is no face, and the photo's other faces stay."""
+
+    class Rows:
+        def __init__(self, rows: np.ndarray) -> None:
+            self.rows = rows
+
+        def setInputSize(self, size) -> None:  # OpenCV's name
+            pass
+
+        def detect(self, image):
+            return 1, self.rows
+
+    yunet = detect.make_detector("yunet", min_face=8)
+    real = np.array([[10, 12, 16, 18, *range(10), 0.9]], dtype=np.float32)
+    broken = real.copy()
+    broken[0, 1] = np.inf
+    yunet._net = Rows(np.concatenate([broken, real]))
+    (face,) = yunet(photo)
+    assert face.box == Box(10, 12, 16, 18) and face.score == pytest.approx(0.9)
+
+
 def test_haar_stays_available_and_finds_fewer(photo):
     haar = detect.make_detector("haar", min_face=8)(photo)
     assert len(haar) < len(detect.make_detector("yunet", min_face=8)(photo))

@@ -86,6 +86,8 @@ class YuNet:
         _, rows = self._net.detect(bgr)
         faces = []
         for row in np.zeros((0, 15)) if rows is None else rows:
+            if not np.isfinite(row[:15]).all():
+                continue  # seen on a 64x32 single-colour photo: a box at infinity is no face
             x, y = max(0, round(row[0])), max(0, round(row[1]))
             w = min(round(row[2]), width - x)
             h = min(round(row[3]), height - y)
