@@ -21,10 +21,7 @@ FP32_CL = Settings("32", True, "fused")
 BF16_CL = Settings("bf16", True, "fused")
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
-    return tmp_path / "run_settings.json"
+pytestmark = pytest.mark.usefixtures("timing_cache")  # timed choices never reach the user's cache
 
 
 def test_training_and_restoring_draw_from_one_set_of_candidates():
@@ -88,7 +85,7 @@ def _tuner(options=(FP32, FP32_CL, BF16_CL), unit_size: int = 4) -> Tuner:
     return Tuner(list(options), "key", "test work", "step", unit_size)
 
 
-def test_every_candidate_warms_up_then_is_timed_in_alternating_rounds(_cache, caplog):
+def test_every_candidate_warms_up_then_is_timed_in_alternating_rounds(timing_cache, caplog):
     tuner = _tuner()
     cost = {FP32: 1.0, FP32_CL: 0.8, BF16_CL: 0.6}
     with caplog.at_level("INFO"):
@@ -96,7 +93,7 @@ def test_every_candidate_warms_up_then_is_timed_in_alternating_rounds(_cache, ca
     plan = [FP32, FP32_CL, BF16_CL] * 2 + [BF16_CL, FP32_CL, FP32]
     assert ran == plan + [BF16_CL] * 3  # then the choice, for good
     assert tuner.choice == BF16_CL
-    entry = json.loads(_cache.read_text())["key"]
+    entry = json.loads(timing_cache.read_text())["key"]
     assert entry["settings"] == {"precision": "bf16", "channels_last": True, "adam_impl": "fused"}
     assert entry["seconds"]["float32 NCHW default Adam"] == 1.0
     assert "speed, test work: bf16 channels-last fused Adam" in caplog.text
@@ -122,14 +119,14 @@ def test_a_clearly_slower_candidate_costs_one_unit_of_its_own():
     assert tuner.choice == FP32
 
 
-def test_units_of_another_size_run_untimed_and_an_unfinished_plan_caches_nothing(_cache):
+def test_units_of_another_size_run_untimed_and_an_unfinished_plan_caches_nothing(timing_cache):
     tuner = _tuner()
     assert _run(tuner, {FP32: 1.0, FP32_CL: 1.0, BF16_CL: 1.0}, 3, size=3) == [FP32] * 3
     _run(tuner, {FP32: 1.0, FP32_CL: 1.0, BF16_CL: 1.0}, 4)
-    assert tuner.choice is None and not _cache.exists()
+    assert tuner.choice is None and not timing_cache.exists()
 
 
-def test_a_cached_choice_is_used_from_the_first_unit(_cache, caplog):
+def test_a_cached_choice_is_used_from_the_first_unit(timing_cache, caplog):
     options = [FP32, FP32_CL, BF16_CL]
     store_choice("key", FP32_CL, {"float32 NCHW default Adam": 1.0})
     with caplog.at_level("INFO"):
@@ -139,14 +136,14 @@ def test_a_cached_choice_is_used_from_the_first_unit(_cache, caplog):
     assert f"cached in {cache_path()}" in caplog.text
     # A choice outside the candidates asked for, or a damaged file, is timed again.
     assert cached_choice("key", [FP32, BF16_CL]) is None
-    _cache.write_text("{not json")
+    timing_cache.write_text("{not json")
     assert Tuner.from_cache(options, "key", "test work", "step", 4).choice is None
 
 
-def test_a_single_candidate_is_used_without_timing_or_cache(_cache):
+def test_a_single_candidate_is_used_without_timing_or_cache(timing_cache):
     tuner = Tuner.from_cache([FP32], "key", "test work", "step", 4)
     assert _run(tuner, {FP32: 1.0}, 2) == [FP32, FP32]
-    assert not _cache.exists()
+    assert not timing_cache.exists()
 
 
 def _cpuinfo(flags: str) -> str:

@@ -30,10 +30,7 @@ F32, F32_CL = Settings("32", False), Settings("32", True)
 BF16, BF16_CL = Settings("bf16", False), Settings("bf16", True)
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    """Timed choices go to a fresh cache per test, never the user's."""
-    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
+pytestmark = pytest.mark.usefixtures("timing_cache")  # timed choices never reach the user's cache
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "demo.ipynb"
 
 
-def test_demo_notebook_executes_and_shows_images(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))  # precision=auto's timing cache
+def test_demo_notebook_executes_and_shows_images(timing_cache):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
         notebook,

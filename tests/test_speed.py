@@ -23,10 +23,7 @@ FP32 = Settings("32", False, "default")
 BF16_CL = Settings("bf16", True, "fused")
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCGAN_CACHE_DIR", str(tmp_path))
-    return tmp_path / "run_settings.json"
+pytestmark = pytest.mark.usefixtures("timing_cache")  # timed choices never reach the user's cache
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +135,7 @@ def test_timing_runs_on_the_runs_own_steps_and_draws_no_randomness():
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
 
 
-def test_a_timed_choice_is_cached_and_then_used_from_the_first_step(_cache):
+def test_a_timed_choice_is_cached_and_then_used_from_the_first_step(timing_cache):
     def supervised():
         torch.manual_seed(0)
         return _auto(SupervisedRestorerModule(10, tiny_networks()["net"], channels_last="auto"))
@@ -146,7 +143,7 @@ def test_a_timed_choice_is_cached_and_then_used_from_the_first_step(_cache):
     first = supervised()
     fit_in_memory(first, random_batches(10))
     assert set(first.speed_settings) == {"supervised"} and first.iteration == 10
-    (entry,) = json.loads(_cache.read_text()).values()
+    (entry,) = json.loads(timing_cache.read_text()).values()
     assert Settings(**entry["settings"]) == first.speed_settings["supervised"]
     assert "float32 NCHW default Adam" in entry["seconds"]
 
